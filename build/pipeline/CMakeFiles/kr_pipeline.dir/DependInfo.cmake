@@ -1,0 +1,22 @@
+
+# Consider dependencies only in project.
+set(CMAKE_DEPENDS_IN_PROJECT_ONLY OFF)
+
+# The set of languages for which implicit dependencies are needed:
+set(CMAKE_DEPENDS_LANGUAGES
+  )
+
+# The set of dependency files which are needed:
+set(CMAKE_DEPENDS_DEPENDENCY_FILES
+  "/work/main/pipeline/calib.c" "pipeline/CMakeFiles/kr_pipeline.dir/calib.c.o" "gcc" "pipeline/CMakeFiles/kr_pipeline.dir/calib.c.o.d"
+  "/work/main/build/pipeline/calib_embedded.c" "pipeline/CMakeFiles/kr_pipeline.dir/calib_embedded.c.o" "gcc" "pipeline/CMakeFiles/kr_pipeline.dir/calib_embedded.c.o.d"
+  "/work/main/pipeline/error.c" "pipeline/CMakeFiles/kr_pipeline.dir/error.c.o" "gcc" "pipeline/CMakeFiles/kr_pipeline.dir/error.c.o.d"
+  "/work/main/pipeline/text.c" "pipeline/CMakeFiles/kr_pipeline.dir/text.c.o" "gcc" "pipeline/CMakeFiles/kr_pipeline.dir/text.c.o.d"
+  )
+
+# Targets to which this target links.
+set(CMAKE_TARGET_LINKED_INFO_FILES
+  )
+
+# Fortran module output directory.
+set(CMAKE_Fortran_TARGET_MODULE_DIR "")

@@ -1,0 +1,18 @@
+file(REMOVE_RECURSE
+  "CMakeFiles/kr_pipeline.dir/calib.c.o"
+  "CMakeFiles/kr_pipeline.dir/calib.c.o.d"
+  "CMakeFiles/kr_pipeline.dir/calib_embedded.c.o"
+  "CMakeFiles/kr_pipeline.dir/calib_embedded.c.o.d"
+  "CMakeFiles/kr_pipeline.dir/error.c.o"
+  "CMakeFiles/kr_pipeline.dir/error.c.o.d"
+  "CMakeFiles/kr_pipeline.dir/text.c.o"
+  "CMakeFiles/kr_pipeline.dir/text.c.o.d"
+  "calib_embedded.c"
+  "libkr_pipeline.a"
+  "libkr_pipeline.pdb"
+)
+
+# Per-language clean rules from dependency scanning.
+foreach(lang C)
+  include(CMakeFiles/kr_pipeline.dir/cmake_clean_${lang}.cmake OPTIONAL)
+endforeach()

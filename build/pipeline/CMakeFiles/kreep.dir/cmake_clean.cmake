@@ -1,0 +1,11 @@
+file(REMOVE_RECURSE
+  "../kreep"
+  "../kreep.pdb"
+  "CMakeFiles/kreep.dir/main.c.o"
+  "CMakeFiles/kreep.dir/main.c.o.d"
+)
+
+# Per-language clean rules from dependency scanning.
+foreach(lang C)
+  include(CMakeFiles/kreep.dir/cmake_clean_${lang}.cmake OPTIONAL)
+endforeach()

@@ -1,0 +1,2 @@
+# Empty dependencies file for kr_sims.
+# This may be replaced when dependencies are built.

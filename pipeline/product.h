@@ -1,0 +1,37 @@
+/* The HDF5 product of one run, written atomically: NAME.h5.tmp.PID in the target folder, then fsync,
+ * rename and fsync of the folder. Until kr_product_commit nothing at the final path changes;
+ * kr_product_abort (or a crash) leaves any previous product untouched. Layout rules: DESIGN.md. */
+#ifndef KR_PRODUCT_H
+#define KR_PRODUCT_H
+#include "table.h"
+
+#include <hdf5.h>
+#include <stddef.h>
+
+typedef struct kr_product kr_product;
+
+/* Create the temp file. Owner: caller (kr_product_commit or kr_product_abort frees it). */
+int kr_product_open(const char *final_path, kr_product **out);
+/* Write a 1-D compound table at `path` ("epma/points"), creating parent groups. */
+int kr_product_write_table(kr_product *p, const char *path, const kr_table_desc *desc, const void *rows,
+                           size_t nrows);
+/* Write an NXdata group at `group` with a 2-D signal (ny x nx, row-major, float64) named `signal`
+ * and axes `y_um`, `x_um` (dimension scales); chunked, shuffle + deflate 4. `units` goes on the signal.
+ * Further signals in the same group: call again with the same group and another signal name. */
+int kr_product_write_map(kr_product *p, const char *group, const char *signal, const char *units,
+                         const double *values, size_t ny, size_t nx, const double *y_um, const double *x_um);
+/* Write an NXdata group holding time series: axis `time_s` (n) and one 1-D float64 dataset per channel. */
+int kr_product_write_series(kr_product *p, const char *group, const double *time_s, size_t n,
+                            const char *const *channels, const double *const *values, size_t nchannels,
+                            const char *units);
+/* Record an input or calibration file in /provenance (SHA-256 and size computed here). */
+int kr_product_add_input(kr_product *p, const char *role, const char *path);
+int kr_product_add_calib(kr_product *p, const char *name, const char *data, size_t size);
+/* Effective config text, parameter table and config hash for /provenance and root attributes. */
+int kr_product_set_config(kr_product *p, const char *effective_yaml, const void *tables, size_t ntables);
+/* Direct access for special cases (attributes on a group, ...). */
+hid_t kr_product_file(const kr_product *p);
+int kr_product_commit(kr_product *p);
+void kr_product_abort(kr_product *p);
+
+#endif
