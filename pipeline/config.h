@@ -6,6 +6,7 @@
 #ifndef KR_CONFIG_H
 #define KR_CONFIG_H
 #include <stddef.h>
+#include <stdio.h>
 
 typedef enum {
     KR_PT_BOOL,
@@ -69,5 +70,26 @@ const char *kr_config_path(const kr_config *cfg);                     /* the run
 char *kr_config_resolve_path(const kr_config *cfg, const char *rel);
 /* The effective config as YAML text (defaults filled in), for provenance. Caller frees. */
 char *kr_config_effective_yaml(const kr_config *cfg);
+
+/* ---- Additions (engine): ---------------------------------------------------------------------------
+ * Same as kr_config_load for YAML text in memory; `name` stands for the file in messages. */
+int kr_config_load_string(const char *name, const char *yaml, size_t len, const kr_param_table *tables,
+                          size_t ntables, char *const *overrides, size_t noverrides, kr_config **out);
+/* The section (table stage name, e.g. "epma") appears in the YAML or in a --set. */
+int kr_config_has_section(const kr_config *cfg, const char *section);
+/* Where a parameter's value came from: "yaml", "--set", "default", "unset"; NULL if undeclared. */
+const char *kr_config_source(const kr_config *cfg, const char *name);
+/* Resolve the file/folder named by scalar node `n` relative to the config's folder and check that it
+ * can be opened; the error names file:line:col. Caller frees *out. */
+int kr_config_input_path(const kr_config *cfg, const kr_node *n, char **out);
+/* Iterate over every declared parameter (all tables, table order): its declaration, its value as text
+ * ("" if unset; "<structure>" for KR_PT_NODE) and its source. Returns 0 past the end. */
+size_t kr_config_nparams(const kr_config *cfg);
+int kr_config_param(const kr_config *cfg, size_t i, const kr_param **param, const char **value,
+                    const char **source);
+/* Stage name (table) of the i-th parameter. */
+const char *kr_config_param_stage(const kr_config *cfg, size_t i);
+/* Print every parameter of the tables as commented YAML (`kreep config --defaults`). */
+int kr_config_print_defaults(FILE *out, const kr_param_table *tables, size_t ntables);
 
 #endif

@@ -90,16 +90,34 @@ static void gsl_to_stack(const char *reason, const char *file, int line, int gsl
     kr_err(KR_ENUMERIC, "GSL: %s (%s)", reason, gsl_strerror(gsl_errno));
 }
 
+/* Push only the innermost HDF5 message (the cause); the library's call chain above it means nothing
+ * to a user. A system error inside it ("error message = 'No space left on device'") is quoted. */
 static herr_t hdf5_walk(unsigned n, const H5E_error2_t *e, void *data)
 {
+    int *done = data;
+    if (*done) return 0;
+    *done = 1;
     (void)n;
-    (void)data;
-    kr_err(KR_EIO, "HDF5: %s%s%s", e->func_name ? e->func_name : "", e->desc ? ": " : "",
-           e->desc ? e->desc : "");
+    const char *desc = e->desc ? e->desc : "";
+    const char *sys = strstr(desc, "error message = '");
+    if (sys) {
+        sys += strlen("error message = '");
+        const char *end = strchr(sys, '\'');
+        int len = end ? (int)(end - sys) : (int)strlen(sys);
+        const char *colon = strchr(desc, ':');
+        int dlen = colon ? (int)(colon - desc) : (int)strlen(desc);
+        kr_err(KR_EIO, "HDF5: %.*s: %.*s", dlen, desc, len, sys);
+    } else {
+        kr_err(KR_EIO, "HDF5: %s%s%s", e->func_name ? e->func_name : "", *desc ? ": " : "", desc);
+    }
     return 0;
 }
 
-void kr_err_from_hdf5(void) { H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, hdf5_walk, NULL); }
+void kr_err_from_hdf5(void)
+{
+    int done = 0;
+    H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, hdf5_walk, &done);
+}
 
 void kr_err_install_handlers(void)
 {

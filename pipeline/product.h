@@ -3,6 +3,7 @@
  * kr_product_abort (or a crash) leaves any previous product untouched. Layout rules: DESIGN.md. */
 #ifndef KR_PRODUCT_H
 #define KR_PRODUCT_H
+#include "config.h"
 #include "table.h"
 
 #include <hdf5.h>
@@ -33,5 +34,13 @@ int kr_product_set_config(kr_product *p, const char *effective_yaml, const void 
 hid_t kr_product_file(const kr_product *p);
 int kr_product_commit(kr_product *p);
 void kr_product_abort(kr_product *p);
+
+/* ---- Additions (engine): ----------------------------------------------------------------------------
+ * `tables` of kr_product_set_config is a `const kr_param_table *` array (the effective YAML is
+ * re-validated against it to fill the parameter table). The usual call from a run is this one: */
+int kr_product_set_config_from(kr_product *p, const kr_config *cfg);
+/* Attributes on an existing group or dataset ("" or "/" = the root). */
+int kr_product_attr_string(kr_product *p, const char *obj_path, const char *name, const char *value);
+int kr_product_attr_double(kr_product *p, const char *obj_path, const char *name, double value);
 
 #endif

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 int kr_text_read(const char *path, kr_text *out)
 {
@@ -15,6 +16,11 @@ int kr_text_read(const char *path, kr_text *out)
     FILE *f = fopen(path, "rb");
     if (!f) return kr_err(KR_EIO, "%s: cannot open: %s", path, strerror(errno));
     int rc = KR_OK;
+    struct stat st;
+    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) { /* a folder "opens" but is not text */
+        rc = kr_err(KR_EIO, "%s: not a regular file", path);
+        goto cleanup;
+    }
     if (fseek(f, 0, SEEK_END) != 0) {
         rc = kr_err(KR_EIO, "%s: cannot seek: %s", path, strerror(errno));
         goto cleanup;

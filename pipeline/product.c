@@ -1,0 +1,777 @@
+/* The HDF5 product writer (see product.h and DESIGN.md "HDF5 product rules"). */
+#include "product.h"
+
+#include "config.h"
+#include "error.h"
+#include "hash.h"
+#include "text.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <hdf5_hl.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define KR_SCHEMA "kreep"
+#define KR_SCHEMA_VERSION "1.0"
+
+enum { KR_DEFLATE_LEVEL = 4, KR_MAP_CHUNK = 256, KR_SERIES_CHUNK = 4096 };
+
+typedef struct {
+    char role[32];
+    char path[1024];
+    char sha256[KR_SHA256_HEX];
+    int64_t size_bytes;
+} input_row;
+
+typedef struct {
+    char name[128];
+    char sha256[KR_SHA256_HEX];
+    int64_t size_bytes;
+} calib_row;
+
+typedef struct {
+    char stage[24];
+    char name[96];
+    char type[12];
+    char value[256];
+    char default_value[256];
+    char unit[24];
+    double min, max;
+    char choices[160];
+    char source[12];
+    char help[256];
+} param_row;
+
+struct kr_product {
+    char *final_path;
+    char *tmp_path;
+    char *dir;
+    hid_t file;
+    input_row *inputs;
+    size_t ninputs, capinputs;
+    calib_row *calibs;
+    size_t ncalibs, capcalibs;
+    char *config_yaml;
+    char config_sha256[KR_SHA256_HEX];
+};
+
+static const kr_column INPUT_COLS[] = {
+    {"role", KR_COL_STR, offsetof(input_row, role), sizeof(((input_row *)0)->role), "", "what the file is (config, epma points, ...)"},
+    {"path", KR_COL_STR, offsetof(input_row, path), sizeof(((input_row *)0)->path), "", "path as read by the run"},
+    {"sha256", KR_COL_STR, offsetof(input_row, sha256), KR_SHA256_HEX, "", "SHA-256 of the contents (hex)"},
+    {"size_bytes", KR_COL_I64, offsetof(input_row, size_bytes), 0, "B", "size of the file"},
+};
+static const kr_table_desc INPUT_DESC = {INPUT_COLS, 4, sizeof(input_row)};
+
+static const kr_column CALIB_COLS[] = {
+    {"name", KR_COL_STR, offsetof(calib_row, name), sizeof(((calib_row *)0)->name), "", "calibration file (calib/)"},
+    {"sha256", KR_COL_STR, offsetof(calib_row, sha256), KR_SHA256_HEX, "", "SHA-256 of the contents (hex)"},
+    {"size_bytes", KR_COL_I64, offsetof(calib_row, size_bytes), 0, "B", "size of the contents"},
+};
+static const kr_table_desc CALIB_DESC = {CALIB_COLS, 3, sizeof(calib_row)};
+
+#define PSTR(f, d) {#f, KR_COL_STR, offsetof(param_row, f), sizeof(((param_row *)0)->f), "", d}
+static const kr_column PARAM_COLS[] = {
+    PSTR(stage, "stage (section of run.yaml)"),
+    PSTR(name, "dotted parameter name"),
+    PSTR(type, "bool, int, number, text, choice or structure"),
+    PSTR(value, "effective value (as YAML text)"),
+    PSTR(default_value, "declared default"),
+    PSTR(unit, "unit of the value"),
+    {"min", KR_COL_F64, offsetof(param_row, min), 0, "", "lower bound (NaN: none)"},
+    {"max", KR_COL_F64, offsetof(param_row, max), 0, "", "upper bound (NaN: none)"},
+    PSTR(choices, "allowed values ('|'-separated)"),
+    PSTR(source, "yaml, --set, default or unset"),
+    PSTR(help, "one line of help"),
+};
+static const kr_table_desc PARAM_DESC = {PARAM_COLS, 11, sizeof(param_row)};
+
+/* ---- small HDF5 helpers ------------------------------------------------------------------------- */
+
+static int h5fail(const char *what, const char *path)
+{
+    kr_err_from_hdf5();
+    H5Eclear2(H5E_DEFAULT);
+    return kr_err(KR_EIO, "HDF5: cannot %s '%s'", what, path);
+}
+
+static hid_t vlen_str_type(void)
+{
+    hid_t t = H5Tcopy(H5T_C_S1);
+    if (t < 0) return t;
+    H5Tset_size(t, H5T_VARIABLE);
+    H5Tset_cset(t, H5T_CSET_UTF8);
+    return t;
+}
+
+static int attr_write_strings(hid_t obj, const char *name, const char *const *values, size_t n, int scalar)
+{
+    int rc = KR_OK;
+    hid_t t = vlen_str_type(), sp = -1, a = -1;
+    hsize_t dims[1] = {n};
+    sp = scalar ? H5Screate(H5S_SCALAR) : H5Screate_simple(1, dims, NULL);
+    if (t < 0 || sp < 0) {
+        rc = h5fail("create attribute", name);
+        goto cleanup;
+    }
+    if (H5Aexists(obj, name) > 0) H5Adelete(obj, name);
+    a = H5Acreate2(obj, name, t, sp, H5P_DEFAULT, H5P_DEFAULT);
+    if (a < 0 || H5Awrite(a, t, values) < 0) rc = h5fail("write attribute", name);
+cleanup:
+    if (a >= 0) H5Aclose(a);
+    if (sp >= 0) H5Sclose(sp);
+    if (t >= 0) H5Tclose(t);
+    return rc;
+}
+
+static int attr_string(hid_t obj, const char *name, const char *value)
+{
+    const char *v[1] = {value ? value : ""};
+    return attr_write_strings(obj, name, v, 1, 1);
+}
+
+static int attr_numeric(hid_t obj, const char *name, hid_t type, const void *value)
+{
+    int rc = KR_OK;
+    hid_t sp = H5Screate(H5S_SCALAR), a = -1;
+    if (sp < 0) return h5fail("create attribute", name);
+    if (H5Aexists(obj, name) > 0) H5Adelete(obj, name);
+    a = H5Acreate2(obj, name, type, sp, H5P_DEFAULT, H5P_DEFAULT);
+    if (a < 0 || H5Awrite(a, type, value) < 0) rc = h5fail("write attribute", name);
+    if (a >= 0) H5Aclose(a);
+    H5Sclose(sp);
+    return rc;
+}
+
+/* Open or create every group along `path` (relative to the root); returns the last one or -1. */
+static hid_t ensure_group(kr_product *p, const char *path, int *created)
+{
+    char buf[1024];
+    if (created) *created = 0;
+    if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf) {
+        kr_err(KR_EINPUT, "HDF5 path too long: %s", path);
+        return -1;
+    }
+    hid_t cur = H5Gopen2(p->file, "/", H5P_DEFAULT);
+    char *save = NULL;
+    for (char *tok = strtok_r(buf, "/", &save); tok && cur >= 0; tok = strtok_r(NULL, "/", &save)) {
+        hid_t next;
+        htri_t ex = H5Lexists(cur, tok, H5P_DEFAULT);
+        if (ex > 0) {
+            next = H5Gopen2(cur, tok, H5P_DEFAULT);
+            if (created) *created = 0;
+        } else {
+            hid_t gcpl = H5Pcreate(H5P_GROUP_CREATE);
+            H5Pset_obj_track_times(gcpl, 0); /* no timestamps: a run repeats bit for bit */
+            next = H5Gcreate2(cur, tok, H5P_DEFAULT, gcpl, H5P_DEFAULT);
+            H5Pclose(gcpl);
+            if (created) *created = 1;
+        }
+        H5Gclose(cur);
+        cur = next;
+    }
+    if (cur < 0) h5fail("create group", path);
+    return cur;
+}
+
+/* Split "a/b/c" into parent group "a/b" (opened, created if needed) and leaf "c". */
+static hid_t parent_and_leaf(kr_product *p, const char *path, const char **leaf)
+{
+    const char *slash = strrchr(path, '/');
+    *leaf = slash ? slash + 1 : path;
+    if (!**leaf) {
+        kr_err(KR_EINPUT, "HDF5 path '%s' ends with '/'", path);
+        return -1;
+    }
+    char parent[1024];
+    snprintf(parent, sizeof parent, "%.*s", slash ? (int)(slash - path) : 0, path);
+    return ensure_group(p, parent, NULL);
+}
+
+/* ---- open / commit / abort ---------------------------------------------------------------------- */
+
+int kr_product_open(const char *final_path, kr_product **out)
+{
+    int rc = KR_OK;
+    hid_t fapl = -1, fcpl = -1;
+    *out = NULL;
+    kr_product *p = calloc(1, sizeof *p);
+    if (!p) return kr_err(KR_ENOMEM, "out of memory");
+    p->file = -1;
+    p->final_path = strdup(final_path);
+    const char *slash = strrchr(final_path, '/');
+    p->dir = slash ? strndup(final_path, (size_t)(slash - final_path) + (slash == final_path)) : strdup(".");
+    size_t tlen = strlen(final_path) + 32;
+    p->tmp_path = malloc(tlen);
+    if (!p->final_path || !p->dir || !p->tmp_path) {
+        rc = kr_err(KR_ENOMEM, "out of memory");
+        goto cleanup;
+    }
+    snprintf(p->tmp_path, tlen, "%s.tmp.%ld", final_path, (long)getpid());
+    struct stat st;
+    if (stat(p->dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
+        rc = kr_err(KR_EIO, "cannot write %s: folder '%s' does not exist", final_path, p->dir);
+        goto cleanup;
+    }
+    if (access(p->dir, W_OK) != 0) {
+        rc = kr_err(KR_EIO, "cannot write %s: folder '%s' is not writable (%s)", final_path, p->dir, strerror(errno));
+        goto cleanup;
+    }
+    if (stat(final_path, &st) == 0 && S_ISDIR(st.st_mode)) {
+        rc = kr_err(KR_EIO, "cannot write %s: it is a folder", final_path);
+        goto cleanup;
+    }
+    fapl = H5Pcreate(H5P_FILE_ACCESS);
+    fcpl = H5Pcreate(H5P_FILE_CREATE);
+    if (fapl < 0 || fcpl < 0 || H5Pset_libver_bounds(fapl, H5F_LIBVER_V18, H5F_LIBVER_V18) < 0) {
+        rc = h5fail("set up", p->tmp_path);
+        goto cleanup;
+    }
+    errno = 0;
+    p->file = H5Fcreate(p->tmp_path, H5F_ACC_TRUNC, fcpl, fapl);
+    if (p->file < 0) {
+        int e = errno;
+        kr_err_from_hdf5();
+        H5Eclear2(H5E_DEFAULT);
+        rc = kr_err(KR_EIO, "cannot create %s%s%s", p->tmp_path, e ? ": " : "", e ? strerror(e) : "");
+        goto cleanup;
+    }
+cleanup:
+    if (fapl >= 0) H5Pclose(fapl);
+    if (fcpl >= 0) H5Pclose(fcpl);
+    if (rc) {
+        kr_product_abort(p);
+        return rc;
+    }
+    *out = p;
+    return KR_OK;
+}
+
+hid_t kr_product_file(const kr_product *p) { return p->file; }
+
+static void product_free(kr_product *p)
+{
+    free(p->final_path);
+    free(p->tmp_path);
+    free(p->dir);
+    free(p->inputs);
+    free(p->calibs);
+    free(p->config_yaml);
+    free(p);
+}
+
+void kr_product_abort(kr_product *p)
+{
+    if (!p) return;
+    if (p->file >= 0) {
+        H5Fclose(p->file);
+        H5Eclear2(H5E_DEFAULT);
+        p->file = -1;
+    }
+    if (p->tmp_path) unlink(p->tmp_path); /* the temp only: a previous product stays as it was */
+    product_free(p);
+}
+
+static void utc_now(char *buf, size_t len)
+{
+    time_t t = time(NULL);
+    const char *sde = getenv("SOURCE_DATE_EPOCH"); /* reproducible builds convention */
+    long v;
+    if (sde && !kr_parse_long(sde, &v)) t = (time_t)v;
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+static int write_provenance(kr_product *p)
+{
+    int rc = KR_OK;
+    hid_t g = ensure_group(p, "provenance", NULL), sp = -1, t = -1, d = -1;
+    if (g < 0) return KR_EIO;
+    if ((rc = attr_string(g, "description", "effective config, parameters, inputs and calibration files")))
+        goto cleanup;
+    if (p->config_yaml) {
+        const char *text[1] = {p->config_yaml};
+        sp = H5Screate(H5S_SCALAR);
+        t = vlen_str_type();
+        d = H5Dcreate2(g, "config_yaml", t, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+        if (d < 0 || H5Dwrite(d, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, text) < 0) {
+            rc = h5fail("write", "/provenance/config_yaml");
+            goto cleanup;
+        }
+        if ((rc = attr_string(d, "sha256", p->config_sha256))) goto cleanup;
+    }
+    if ((rc = kr_product_write_table(p, "provenance/inputs", &INPUT_DESC, p->inputs, p->ninputs))) goto cleanup;
+    rc = kr_product_write_table(p, "provenance/calibration", &CALIB_DESC, p->calibs, p->ncalibs);
+cleanup:
+    if (d >= 0) H5Dclose(d);
+    if (t >= 0) H5Tclose(t);
+    if (sp >= 0) H5Sclose(sp);
+    H5Gclose(g);
+    return rc;
+}
+
+static int write_root_attrs(kr_product *p)
+{
+    char now[32];
+    utc_now(now, sizeof now);
+    hid_t root = H5Gopen2(p->file, "/", H5P_DEFAULT);
+    if (root < 0) return h5fail("open", "/");
+    int rc = attr_string(root, "schema", KR_SCHEMA);
+    if (!rc) rc = attr_string(root, "schema_version", KR_SCHEMA_VERSION);
+    if (!rc) rc = attr_string(root, "software_version", KREEP_VERSION);
+    if (!rc) rc = attr_string(root, "created_utc", now);
+    if (!rc) rc = attr_string(root, "config_sha256", p->config_sha256);
+    H5Gclose(root);
+    return rc;
+}
+
+static int fsync_path(const char *path, int dir)
+{
+    int fd = open(path, O_RDONLY | (dir ? O_DIRECTORY : 0));
+    if (fd < 0) return kr_err(KR_EIO, "cannot open %s for fsync: %s", path, strerror(errno));
+    int rc = KR_OK;
+    if (fsync(fd) != 0 && !(dir && (errno == EINVAL || errno == EROFS)))
+        rc = kr_err(KR_EIO, "fsync %s: %s", path, strerror(errno));
+    close(fd);
+    return rc;
+}
+
+int kr_product_commit(kr_product *p)
+{
+    int rc = write_provenance(p);
+    if (!rc) rc = write_root_attrs(p);
+    if (rc) goto cleanup;
+    errno = 0;
+    herr_t st = H5Fclose(p->file);
+    int e = errno;
+    p->file = -1;
+    if (st < 0) {
+        kr_err_from_hdf5();
+        H5Eclear2(H5E_DEFAULT);
+        rc = kr_err(KR_EIO, "cannot finish writing %s%s%s", p->tmp_path, e ? ": " : "", e ? strerror(e) : "");
+        goto cleanup;
+    }
+    if ((rc = fsync_path(p->tmp_path, 0))) goto cleanup;
+    if (rename(p->tmp_path, p->final_path) != 0) {
+        rc = kr_err(KR_EIO, "cannot rename %s to %s: %s", p->tmp_path, p->final_path, strerror(errno));
+        goto cleanup;
+    }
+    free(p->tmp_path); /* renamed: nothing left to remove */
+    p->tmp_path = NULL;
+    rc = fsync_path(p->dir, 1);
+cleanup:
+    if (rc) {
+        rc = kr_err(rc, "product %s not written (any previous file at that path is unchanged)", p->final_path);
+        kr_product_abort(p);
+        return rc;
+    }
+    product_free(p);
+    return KR_OK;
+}
+
+/* ---- provenance records ------------------------------------------------------------------------- */
+
+int kr_product_add_input(kr_product *p, const char *role, const char *path)
+{
+    if (p->ninputs == p->capinputs) {
+        size_t cap = p->capinputs ? 2 * p->capinputs : 16;
+        input_row *r = realloc(p->inputs, cap * sizeof *r);
+        if (!r) return kr_err(KR_ENOMEM, "out of memory");
+        p->inputs = r;
+        p->capinputs = cap;
+    }
+    input_row *r = &p->inputs[p->ninputs];
+    memset(r, 0, sizeof *r);
+    long long size = 0;
+    int rc = kr_sha256_file(path, r->sha256, &size);
+    if (rc) return kr_err(rc, "cannot record input %s in the provenance", path);
+    if (strlen(path) >= sizeof r->path) return kr_err(KR_EINPUT, "input path longer than %zu bytes: %s", sizeof r->path - 1, path);
+    snprintf(r->role, sizeof r->role, "%s", role ? role : "");
+    snprintf(r->path, sizeof r->path, "%s", path);
+    r->size_bytes = size;
+    p->ninputs++;
+    return KR_OK;
+}
+
+int kr_product_add_calib(kr_product *p, const char *name, const char *data, size_t size)
+{
+    if (p->ncalibs == p->capcalibs) {
+        size_t cap = p->capcalibs ? 2 * p->capcalibs : 16;
+        calib_row *r = realloc(p->calibs, cap * sizeof *r);
+        if (!r) return kr_err(KR_ENOMEM, "out of memory");
+        p->calibs = r;
+        p->capcalibs = cap;
+    }
+    calib_row *r = &p->calibs[p->ncalibs];
+    memset(r, 0, sizeof *r);
+    int rc = kr_sha256_mem(data, size, r->sha256);
+    if (rc) return rc;
+    snprintf(r->name, sizeof r->name, "%s", name);
+    r->size_bytes = (int64_t)size;
+    p->ncalibs++;
+    return KR_OK;
+}
+
+static const char *ptype_name(kr_param_type t)
+{
+    switch (t) {
+    case KR_PT_BOOL: return "bool";
+    case KR_PT_INT: return "int";
+    case KR_PT_DOUBLE: return "number";
+    case KR_PT_STRING: return "text";
+    case KR_PT_CHOICE: return "choice";
+    case KR_PT_NODE: return "structure";
+    }
+    return "?";
+}
+
+int kr_product_set_config_from(kr_product *p, const kr_config *cfg)
+{
+    int rc = KR_OK;
+    param_row *rows = NULL;
+    size_t nrows = 0, n = kr_config_nparams(cfg);
+    char *yaml = kr_config_effective_yaml(cfg);
+    if (!yaml) return kr_err(KR_ENOMEM, "cannot build the effective config");
+    free(p->config_yaml);
+    p->config_yaml = yaml;
+    if ((rc = kr_sha256_mem(yaml, strlen(yaml), p->config_sha256))) return rc;
+    rows = calloc(n ? n : 1, sizeof *rows);
+    if (!rows) return kr_err(KR_ENOMEM, "out of memory");
+    for (size_t i = 0; i < n; i++) {
+        const kr_param *par;
+        const char *value, *source, *stage = kr_config_param_stage(cfg, i);
+        kr_config_param(cfg, i, &par, &value, &source);
+        if (!stage || !kr_config_has_section(cfg, stage)) continue; /* stages not in this run */
+        param_row *r = &rows[nrows++];
+        snprintf(r->stage, sizeof r->stage, "%s", stage);
+        snprintf(r->name, sizeof r->name, "%s", par->name);
+        snprintf(r->type, sizeof r->type, "%s", ptype_name(par->type));
+        snprintf(r->value, sizeof r->value, "%s", value);
+        snprintf(r->default_value, sizeof r->default_value, "%s", par->def ? par->def : "");
+        snprintf(r->unit, sizeof r->unit, "%s", par->unit ? par->unit : "");
+        int ranged = (par->type == KR_PT_INT || par->type == KR_PT_DOUBLE) && par->min <= par->max;
+        r->min = ranged ? par->min : NAN;
+        r->max = ranged ? par->max : NAN;
+        snprintf(r->choices, sizeof r->choices, "%s", par->choices ? par->choices : "");
+        snprintf(r->source, sizeof r->source, "%s", source);
+        snprintf(r->help, sizeof r->help, "%s", par->help ? par->help : "");
+    }
+    rc = kr_product_write_table(p, "provenance/parameters", &PARAM_DESC, rows, nrows);
+    free(rows);
+    return rc;
+}
+
+int kr_product_set_config(kr_product *p, const char *effective_yaml, const void *tables, size_t ntables)
+{
+    kr_config *cfg = NULL;
+    int rc = kr_config_load_string("effective config", effective_yaml, strlen(effective_yaml),
+                                   (const kr_param_table *)tables, ntables, NULL, 0, &cfg);
+    if (rc) return kr_err(rc, "the effective config does not validate against the parameter tables");
+    rc = kr_product_set_config_from(p, cfg);
+    kr_config_free(cfg);
+    return rc;
+}
+
+int kr_product_attr_string(kr_product *p, const char *obj_path, const char *name, const char *value)
+{
+    hid_t o = H5Oopen(p->file, obj_path && *obj_path ? obj_path : "/", H5P_DEFAULT);
+    if (o < 0) return h5fail("open", obj_path);
+    int rc = attr_string(o, name, value);
+    H5Oclose(o);
+    return rc;
+}
+
+int kr_product_attr_double(kr_product *p, const char *obj_path, const char *name, double value)
+{
+    hid_t o = H5Oopen(p->file, obj_path && *obj_path ? obj_path : "/", H5P_DEFAULT);
+    if (o < 0) return h5fail("open", obj_path);
+    int rc = attr_numeric(o, name, H5T_NATIVE_DOUBLE, &value);
+    H5Oclose(o);
+    return rc;
+}
+
+/* ---- tables ------------------------------------------------------------------------------------- */
+
+static hid_t compound_type(const kr_table_desc *desc)
+{
+    hid_t t = H5Tcreate(H5T_COMPOUND, desc->row_size);
+    if (t < 0) return -1;
+    for (int i = 0; i < desc->ncols; i++) {
+        const kr_column *c = &desc->cols[i];
+        hid_t ft = -1;
+        herr_t st;
+        switch (c->type) {
+        case KR_COL_F64: st = H5Tinsert(t, c->name, c->offset, H5T_NATIVE_DOUBLE); break;
+        case KR_COL_I32: st = H5Tinsert(t, c->name, c->offset, H5T_NATIVE_INT32); break;
+        case KR_COL_I64: st = H5Tinsert(t, c->name, c->offset, H5T_NATIVE_INT64); break;
+        case KR_COL_STR:
+            ft = H5Tcopy(H5T_C_S1);
+            if (ft < 0 || c->str_len == 0 || H5Tset_size(ft, c->str_len) < 0 ||
+                H5Tset_strpad(ft, H5T_STR_NULLTERM) < 0 || H5Tset_cset(ft, H5T_CSET_UTF8) < 0) {
+                st = -1;
+                break;
+            }
+            st = H5Tinsert(t, c->name, c->offset, ft);
+            break;
+        default: st = -1;
+        }
+        if (ft >= 0) H5Tclose(ft);
+        if (st < 0) {
+            H5Tclose(t);
+            kr_err(KR_EINPUT, "table column '%s': bad description (type, offset or string length)", c->name);
+            return -1;
+        }
+    }
+    return t;
+}
+
+int kr_product_write_table(kr_product *p, const char *path, const kr_table_desc *desc, const void *rows,
+                           size_t nrows)
+{
+    int rc = KR_OK;
+    const char *leaf;
+    hid_t parent = -1, mem = -1, ftype = -1, sp = -1, dcpl = -1, d = -1;
+    const char **units = NULL, **descs = NULL;
+    if (!desc || desc->ncols <= 0 || (!rows && nrows)) return kr_err(KR_EINPUT, "table %s: no columns or rows", path);
+    parent = parent_and_leaf(p, path, &leaf);
+    if (parent < 0) return kr_err(KR_EIO, "cannot create the groups of %s", path);
+    if (H5Lexists(parent, leaf, H5P_DEFAULT) > 0) {
+        rc = kr_err(KR_EINPUT, "table %s already exists in the product", path);
+        goto cleanup;
+    }
+    mem = compound_type(desc);
+    if (mem < 0) {
+        rc = kr_err(KR_EINPUT, "table %s: cannot build its HDF5 type", path);
+        goto cleanup;
+    }
+    ftype = H5Tcopy(mem);
+    if (ftype < 0 || H5Tpack(ftype) < 0) { /* no padding on disk */
+        rc = h5fail("pack the type of", path);
+        goto cleanup;
+    }
+    hsize_t dims[1] = {nrows};
+    sp = H5Screate_simple(1, dims, NULL);
+    dcpl = H5Pcreate(H5P_DATASET_CREATE);
+    if (sp < 0 || dcpl < 0) {
+        rc = h5fail("create", path);
+        goto cleanup;
+    }
+    H5Pset_obj_track_times(dcpl, 0);
+    if (nrows > 0) {
+        size_t per = 65536 / (desc->row_size ? desc->row_size : 1);
+        hsize_t chunk[1] = {nrows < per ? nrows : (per ? per : 1)};
+        if (H5Pset_chunk(dcpl, 1, chunk) < 0 || H5Pset_shuffle(dcpl) < 0 || H5Pset_deflate(dcpl, KR_DEFLATE_LEVEL) < 0) {
+            rc = h5fail("set the storage of", path);
+            goto cleanup;
+        }
+    }
+    d = H5Dcreate2(parent, leaf, ftype, sp, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+    if (d < 0) {
+        rc = h5fail("create table", path);
+        goto cleanup;
+    }
+    if (nrows > 0 && H5Dwrite(d, mem, H5S_ALL, H5S_ALL, H5P_DEFAULT, rows) < 0) {
+        rc = h5fail("write table", path);
+        goto cleanup;
+    }
+    units = calloc((size_t)desc->ncols, sizeof *units);
+    descs = calloc((size_t)desc->ncols, sizeof *descs);
+    if (!units || !descs) {
+        rc = kr_err(KR_ENOMEM, "out of memory");
+        goto cleanup;
+    }
+    for (int i = 0; i < desc->ncols; i++) {
+        units[i] = desc->cols[i].unit ? desc->cols[i].unit : "";
+        descs[i] = desc->cols[i].desc ? desc->cols[i].desc : "";
+    }
+    /* CLASS/VERSION/TITLE: the PyTables table convention, so pandas.read_hdf reads it as a table */
+    if ((rc = attr_string(d, "CLASS", "TABLE")) || (rc = attr_string(d, "VERSION", "2.7")) ||
+        (rc = attr_string(d, "TITLE", leaf)) ||
+        (rc = attr_write_strings(d, "column_units", units, (size_t)desc->ncols, 0)) ||
+        (rc = attr_write_strings(d, "column_desc", descs, (size_t)desc->ncols, 0)))
+        goto cleanup;
+cleanup:
+    free(units);
+    free(descs);
+    if (d >= 0) H5Dclose(d);
+    if (dcpl >= 0) H5Pclose(dcpl);
+    if (sp >= 0) H5Sclose(sp);
+    if (ftype >= 0) H5Tclose(ftype);
+    if (mem >= 0) H5Tclose(mem);
+    H5Gclose(parent);
+    if (rc) return kr_err(rc, "cannot write table %s", path);
+    return KR_OK;
+}
+
+/* ---- NXdata: maps and time series --------------------------------------------------------------- */
+
+/* 1-D float64 axis dataset made a dimension scale; if it exists, check its length. */
+static hid_t axis_dataset(hid_t g, const char *name, const double *values, size_t n, const char *units)
+{
+    hid_t d = -1, sp = -1, dcpl = -1;
+    if (H5Lexists(g, name, H5P_DEFAULT) > 0) {
+        d = H5Dopen2(g, name, H5P_DEFAULT);
+        if (d < 0) return -1;
+        sp = H5Dget_space(d);
+        hsize_t dims[1] = {0};
+        if (sp < 0 || H5Sget_simple_extent_ndims(sp) != 1 || H5Sget_simple_extent_dims(sp, dims, NULL) < 0 ||
+            dims[0] != n) {
+            kr_err(KR_EINPUT, "axis %s already holds %llu values, the new signal has %zu", name,
+                   (unsigned long long)dims[0], n);
+            if (sp >= 0) H5Sclose(sp);
+            H5Dclose(d);
+            return -1;
+        }
+        H5Sclose(sp);
+        return d;
+    }
+    hsize_t dims[1] = {n};
+    sp = H5Screate_simple(1, dims, NULL);
+    dcpl = H5Pcreate(H5P_DATASET_CREATE);
+    H5Pset_obj_track_times(dcpl, 0);
+    d = H5Dcreate2(g, name, H5T_IEEE_F64LE, sp, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+    if (d < 0 || H5Dwrite(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, values) < 0 ||
+        H5DSset_scale(d, name) < 0 || attr_string(d, "units", units)) {
+        if (d >= 0) H5Dclose(d);
+        d = -1;
+        h5fail("write axis", name);
+    }
+    H5Pclose(dcpl);
+    H5Sclose(sp);
+    return d;
+}
+
+/* A chunked, shuffled, deflated float64 dataset of rank 1 or 2. */
+static hid_t signal_dataset(hid_t g, const char *name, int rank, const hsize_t *dims, const hsize_t *chunk,
+                            const double *values, const char *units)
+{
+    if (H5Lexists(g, name, H5P_DEFAULT) > 0) {
+        kr_err(KR_EINPUT, "signal %s already exists", name);
+        return -1;
+    }
+    hid_t sp = H5Screate_simple(rank, dims, NULL), dcpl = H5Pcreate(H5P_DATASET_CREATE), d = -1;
+    H5Pset_obj_track_times(dcpl, 0);
+    if (sp >= 0 && dcpl >= 0 && H5Pset_chunk(dcpl, rank, chunk) >= 0 && H5Pset_shuffle(dcpl) >= 0 &&
+        H5Pset_deflate(dcpl, KR_DEFLATE_LEVEL) >= 0)
+        d = H5Dcreate2(g, name, H5T_IEEE_F64LE, sp, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+    if (d >= 0 && (H5Dwrite(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, values) < 0 ||
+                   attr_string(d, "units", units ? units : ""))) {
+        H5Dclose(d);
+        d = -1;
+    }
+    if (d < 0) h5fail("write signal", name);
+    if (dcpl >= 0) H5Pclose(dcpl);
+    if (sp >= 0) H5Sclose(sp);
+    return d;
+}
+
+static int check_name(const char *what, const char *name)
+{
+    if (!name || !*name || strchr(name, '/') || !strcmp(name, ".") )
+        return kr_err(KR_EINPUT, "%s name '%s' is empty or holds '/'", what, name ? name : "");
+    return KR_OK;
+}
+
+int kr_product_write_map(kr_product *p, const char *group, const char *signal, const char *units,
+                         const double *values, size_t ny, size_t nx, const double *y_um, const double *x_um)
+{
+    int rc = KR_OK, created = 0;
+    hid_t g = -1, dy = -1, dx = -1, ds = -1;
+    if ((rc = check_name("signal", signal))) return rc;
+    if (!values || !y_um || !x_um || ny == 0 || nx == 0)
+        return kr_err(KR_EINPUT, "map %s/%s: empty map or missing axes", group, signal);
+    if (!strcmp(signal, "x_um") || !strcmp(signal, "y_um"))
+        return kr_err(KR_EINPUT, "map %s: a signal may not be named like an axis (%s)", group, signal);
+    g = ensure_group(p, group, &created);
+    if (g < 0) return kr_err(KR_EIO, "cannot create map group %s", group);
+    if (created || H5Aexists(g, "NX_class") <= 0) {
+        const char *axes[2] = {"y_um", "x_um"};
+        int32_t iy = 0, ix = 1;
+        if ((rc = attr_string(g, "NX_class", "NXdata")) || (rc = attr_string(g, "signal", signal)) ||
+            (rc = attr_write_strings(g, "axes", axes, 2, 0)) ||
+            (rc = attr_numeric(g, "y_um_indices", H5T_NATIVE_INT32, &iy)) ||
+            (rc = attr_numeric(g, "x_um_indices", H5T_NATIVE_INT32, &ix)))
+            goto cleanup;
+    }
+    dy = axis_dataset(g, "y_um", y_um, ny, "um");
+    dx = axis_dataset(g, "x_um", x_um, nx, "um");
+    if (dy < 0 || dx < 0) {
+        rc = KR_EINPUT;
+        goto cleanup;
+    }
+    hsize_t dims[2] = {ny, nx};
+    hsize_t chunk[2] = {ny < KR_MAP_CHUNK ? ny : KR_MAP_CHUNK, nx < KR_MAP_CHUNK ? nx : KR_MAP_CHUNK};
+    ds = signal_dataset(g, signal, 2, dims, chunk, values, units);
+    if (ds < 0 || H5DSattach_scale(ds, dy, 0) < 0 || H5DSattach_scale(ds, dx, 1) < 0) {
+        if (ds >= 0) h5fail("attach axes to", signal);
+        rc = KR_EIO;
+        goto cleanup;
+    }
+cleanup:
+    if (ds >= 0) H5Dclose(ds);
+    if (dy >= 0) H5Dclose(dy);
+    if (dx >= 0) H5Dclose(dx);
+    H5Gclose(g);
+    if (rc) return kr_err(rc, "cannot write map %s/%s", group, signal);
+    return KR_OK;
+}
+
+int kr_product_write_series(kr_product *p, const char *group, const double *time_s, size_t n,
+                            const char *const *channels, const double *const *values, size_t nchannels,
+                            const char *units)
+{
+    int rc = KR_OK, created = 0;
+    hid_t g = -1, dt = -1;
+    if (!time_s || n == 0 || nchannels == 0 || !channels || !values)
+        return kr_err(KR_EINPUT, "time series %s: no samples or no channels", group);
+    for (size_t c = 0; c < nchannels; c++) {
+        if ((rc = check_name("channel", channels[c]))) return kr_err(rc, "time series %s", group);
+        if (!strcmp(channels[c], "time_s")) return kr_err(KR_EINPUT, "time series %s: a channel is named time_s", group);
+    }
+    g = ensure_group(p, group, &created);
+    if (g < 0) return kr_err(KR_EIO, "cannot create time-series group %s", group);
+    if (H5Lexists(g, "time_s", H5P_DEFAULT) > 0) {
+        rc = kr_err(KR_EINPUT, "time series %s already written", group);
+        goto cleanup;
+    }
+    const char *axes[1] = {"time_s"};
+    int32_t it = 0;
+    if ((rc = attr_string(g, "NX_class", "NXdata")) || (rc = attr_string(g, "signal", channels[0])) ||
+        (rc = attr_write_strings(g, "axes", axes, 1, 0)) ||
+        (rc = attr_numeric(g, "time_s_indices", H5T_NATIVE_INT32, &it)))
+        goto cleanup;
+    if (nchannels > 1 && (rc = attr_write_strings(g, "auxiliary_signals", (const char *const *)channels + 1,
+                                                  nchannels - 1, 0)))
+        goto cleanup;
+    dt = axis_dataset(g, "time_s", time_s, n, "s");
+    if (dt < 0) {
+        rc = KR_EIO;
+        goto cleanup;
+    }
+    hsize_t dims[1] = {n}, chunk[1] = {n < KR_SERIES_CHUNK ? n : KR_SERIES_CHUNK};
+    for (size_t c = 0; c < nchannels; c++) {
+        hid_t d = signal_dataset(g, channels[c], 1, dims, chunk, values[c], units);
+        if (d < 0 || H5DSattach_scale(d, dt, 0) < 0) {
+            if (d >= 0) {
+                h5fail("attach time_s to", channels[c]);
+                H5Dclose(d);
+            }
+            rc = KR_EIO;
+            goto cleanup;
+        }
+        H5Dclose(d);
+    }
+cleanup:
+    if (dt >= 0) H5Dclose(dt);
+    H5Gclose(g);
+    if (rc) return kr_err(rc, "cannot write time series %s", group);
+    return KR_OK;
+}

@@ -1,0 +1,140 @@
+/* Quantitative maps in a run: the `epma.maps.*` parameters, one job per map (from run.yaml's
+ * epma.maps.inputs list), reading -> quantification -> product groups /epma/maps/<map>/, the region
+ * table /epma/map_regions, PNG images. DOMAIN.md §2.4.
+ *
+ * run.yaml:
+ *   epma:
+ *     maps:
+ *       model: xpp            # xpp|pap|zaf          (other scalars: see kr_epma_maps_params)
+ *       inputs:
+ *         - name: bead07                       # group /epma/maps/bead07
+ *           cnd: maps/bead07/map.cnd           # pixels, pixel size, dwell, current, kV, stage positions
+ *           current_na: 100                    # optional, overrides the .cnd probe current
+ *           kv: 15                             # optional, overrides the .cnd accelerating voltage
+ *           oxygen: stoichiometry              # or "none"
+ *           fixed: {SiO2: 45.1, FeO: 21.0}     # unmapped elements, oxide or element wt%
+ *           elements:
+ *             - element: Ti
+ *               line: Ka                       # default Ka
+ *               file: maps/bead07/Ti.csv       # CSV matrix (rows = y) or raw binary .map
+ *               dead_time_us: 1.1
+ *               standard: TiO2                 # formula of the standard ("" or absent: pure element)
+ *               std_cps_na: 250.0              # net intensity of the standard, cps/nA
+ *               oxide: TiO2                    # optional, default from calib/epma_oxides.csv
+ *               background: {cps_na: 0.30}     # constant under the peak, cps/nA; or
+ *               # background: {minus: Ti_bgm.csv, plus: Ti_bgp.csv, off_minus_mm: 5, off_plus_mm: 5, dwell_ms: 60}
+ *               # background: {calibration: intercept}   (or "line": slope and intercept) against `spots`
+ *           spots:                             # spot analyses inside the map (calibration lines)
+ *             - {x_px: 120, y_px: 88, radius_px: 2, wt: {TiO2: 3.1, SiO2: 45.0, FeO: 21.0}}
+ *           regions:
+ *             - name: clean_glass
+ *               where: ["total >= 97", "total <= 102", "SiO2 < 55"]
+ *           png: [TiO2_wt, total_wt]           # optional; default: every oxide and the total
+ */
+#ifndef KR_MAP_RUN_H
+#define KR_MAP_RUN_H
+#include "atomic.h"
+#include "config.h"
+#include "map_quant.h"
+#include "map_stats.h"
+#include "product.h"
+
+#include <stddef.h>
+
+/* The epma.maps.* parameter table (include it in the EPMA stage's table). */
+const kr_param *kr_epma_maps_params(size_t *n);
+
+typedef struct {
+    kr_epma_model model;
+    kr_mac_source mac;
+    int fluorescence;
+    double tol_rel;
+    int max_iter;
+    double takeoff_deg;
+    int threads;
+    kr_deadtime_form dt_form;
+    int png;
+} kr_maps_opts;
+
+/* Defaults of the table above. */
+void kr_maps_opts_default(kr_maps_opts *o);
+/* Read them from a loaded config. */
+int kr_maps_opts_from_config(const kr_config *cfg, kr_maps_opts *o);
+
+#define KR_MAP_PATH 1024
+#define KR_MAP_MAX_SPOTS 64
+#define KR_MAP_MAX_RULES 8
+#define KR_MAP_MAX_PNG 24
+
+typedef struct {
+    char element[4];
+    char line[4];
+    char file[KR_MAP_PATH];
+    double dead_time_us;
+    char standard[48];
+    double std_cps_na;
+    char oxide[16];
+    kr_mapbg_kind bg;
+    double bg_cps_na;
+    char bg_minus_file[KR_MAP_PATH], bg_plus_file[KR_MAP_PATH];
+    double off_minus_mm, off_plus_mm, bg_dwell_ms;
+    int calib_fit_slope; /* CALIB: 1 fit slope and intercept, 0 the intercept only */
+} kr_map_job_elem;
+
+typedef struct {
+    char species[16]; /* "SiO2" (oxide wt%) or "Si" (element wt%) */
+    double wt_pct;
+} kr_map_species;
+
+typedef struct {
+    double x_px, y_px, radius_px;
+    int n;
+    kr_map_species sp[KR_EPMA_MAX_EL];
+} kr_map_job_spot;
+
+/* One map to quantify (plain value; paths already resolved). */
+typedef struct {
+    char name[48];
+    char cnd[KR_MAP_PATH];
+    double current_na; /* NaN: from the .cnd */
+    double kv;         /* NaN: from the .cnd */
+    int oxygen_stoich;
+    int nel;
+    kr_map_job_elem el[KR_EPMA_MAX_EL];
+    int nfixed;
+    kr_map_species fixed[KR_EPMA_MAX_EL];
+    int nspots;
+    kr_map_job_spot spots[KR_MAP_MAX_SPOTS];
+    int nrules;
+    kr_map_rule rules[KR_MAP_MAX_RULES];
+    int npng;
+    char png[KR_MAP_MAX_PNG][24];
+    char where[160]; /* config file:line of the entry, for messages */
+} kr_map_job;
+
+/* Fill a job from one item of epma.maps.inputs (relative paths resolved against base_dir, which may
+ * be NULL). Unknown keys are errors naming file:line. */
+int kr_map_job_from_node(const kr_node *item, const char *base_dir, kr_map_job *job);
+
+/* What a map run did (for the log and the tests). */
+typedef struct {
+    size_t nx, ny, n_failed;
+    double mean_iterations;
+    double read_s;           /* wall time: .cnd, setup and count maps */
+    double quant_s;          /* wall time of the per-pixel quantification */
+    double write_s;          /* wall time of the product groups (0 without a product) */
+    double stats_s;          /* wall time of PNGs, masks and region statistics */
+    size_t raw_bytes;        /* size of the map data files read */
+    size_t heap_bytes;       /* the largest working set this module held at once (its own arrays) */
+} kr_map_summary;
+
+/* Quantify one map and (product non-NULL) write /epma/maps/<name>/ and its region rows (appended to
+ * *rows / *nrows, caller frees *rows); PNGs into png_dir when non-NULL and opts->png. */
+int kr_map_job_run(const kr_map_job *job, const kr_atomic *at, const kr_maps_opts *opts, const char *png_dir,
+                   kr_product *out, kr_map_region_row **rows, size_t *nrows, kr_map_summary *summary);
+
+/* The EPMA stage's entry point: every map of `inputs` (the epma.maps.inputs node; NULL or empty: nothing
+ * to do), then the /epma/map_regions table. png_dir: folder for the PNGs (NULL: none). */
+int kr_epma_maps_run(const kr_config *cfg, const kr_node *inputs, const char *png_dir, kr_product *out);
+
+#endif
