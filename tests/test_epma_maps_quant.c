@@ -473,6 +473,85 @@ static void test_bad_setup(void)
     kr_epma_ctx_free(f.ctx);
 }
 
+static int cmp_d(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* Region statistics against a brute-force sort: Hyndman & Fan (1996) definition 7 is what R's
+ * quantile() and numpy's default percentile compute, e.g. for 1..10 the 25th percentile is 3.25. */
+static void test_region_stats(void)
+{
+    float v[10] = {7, 1, 10, 3, 5, 2, 9, 4, 8, 6};
+    kr_map_layer lay = {"x", "wt%", v, 1.0};
+    float scratch[10];
+    kr_map_region_row row;
+    kr_map_region_stats(&lay, NULL, 10, scratch, &row);
+    CU_ASSERT_EQUAL(row.n_pixels, 10);
+    CU_ASSERT_DOUBLE_EQUAL(row.mean, 5.5, 1e-12);
+    CU_ASSERT_DOUBLE_EQUAL(row.sd, sqrt(55.0 / 6.0), 1e-12); /* var of 1..10 with n - 1: 82.5/9 */
+    CU_ASSERT_DOUBLE_EQUAL(row.p25, 3.25, 1e-6);
+    CU_ASSERT_DOUBLE_EQUAL(row.p50, 5.5, 1e-6);
+    CU_ASSERT_DOUBLE_EQUAL(row.p05, 1.45, 1e-6);
+    CU_ASSERT_DOUBLE_EQUAL(row.p95, 9.55, 1e-6);
+    CU_ASSERT_DOUBLE_EQUAL(row.min, 1, 0);
+    CU_ASSERT_DOUBLE_EQUAL(row.max, 10, 0);
+    /* random data with ties, a mask, NaNs, and an oxide scale: against sorting */
+    size_t n = 5001;
+    float *x = malloc(sizeof(float) * n), *sc = malloc(sizeof(float) * n);
+    double *ref = malloc(sizeof(double) * n);
+    unsigned char *mask = malloc(n);
+    gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++) {
+        x[i] = (float)floor(gsl_rng_uniform(rng) * 200);
+        if (i % 97 == 0) x[i] = NAN;
+        mask[i] = gsl_rng_uniform(rng) < 0.7;
+        if (mask[i] && isfinite(x[i])) ref[m++] = (double)(float)(x[i] * 1.5);
+    }
+    qsort(ref, m, sizeof(double), cmp_d);
+    kr_map_layer l2 = {"y", "wt%", x, 1.5};
+    kr_map_region_stats(&l2, mask, n, sc, &row);
+    CU_ASSERT_EQUAL(row.n_pixels, (int)m);
+    const double ps[5] = {0.05, 0.25, 0.5, 0.75, 0.95};
+    const double got[5] = {row.p05, row.p25, row.p50, row.p75, row.p95};
+    for (int k = 0; k < 5; k++) {
+        double h = (double)(m - 1) * ps[k];
+        size_t lo = (size_t)floor(h);
+        double want = ref[lo] + (h - (double)lo) * (ref[lo + 1] - ref[lo]);
+        CU_ASSERT_DOUBLE_EQUAL(got[k], want, 1e-9);
+    }
+    CU_ASSERT_DOUBLE_EQUAL(row.min, ref[0], 0);
+    CU_ASSERT_DOUBLE_EQUAL(row.max, ref[m - 1], 0);
+    /* masks: rule parsing and an unknown quantity */
+    kr_map_rule rule;
+    memset(&rule, 0, sizeof rule);
+    snprintf(rule.name, sizeof rule.name, "r");
+    CU_ASSERT_EQUAL(kr_map_cond_parse("y >= 150", "t", &rule.cond[0]), KR_OK);
+    CU_ASSERT_EQUAL(kr_map_cond_parse("z < 3", "t", &rule.cond[1]), KR_OK);
+    rule.ncond = 2;
+    CU_ASSERT_EQUAL(kr_map_mask(&rule, &l2, 1, n, mask, NULL), KR_EINPUT);
+    CU_ASSERT_PTR_NOT_NULL(strstr(kr_err_msg(0), "\"z\""));
+    kr_err_clear();
+    CU_ASSERT_EQUAL(kr_map_cond_parse("y = 3", "run.yaml:12", &rule.cond[1]), KR_EINPUT);
+    CU_ASSERT_PTR_NOT_NULL(strstr(kr_err_msg(0), "run.yaml:12"));
+    kr_err_clear();
+    CU_ASSERT_EQUAL(kr_map_cond_parse("y < abc", "t", &rule.cond[1]), KR_EINPUT);
+    kr_err_clear();
+    rule.ncond = 1;
+    size_t nin;
+    CU_ASSERT_EQUAL(kr_map_mask(&rule, &l2, 1, n, mask, &nin), KR_OK);
+    size_t want_in = 0;
+    for (size_t i = 0; i < n; i++) want_in += isfinite(x[i]) && x[i] * 1.5 >= 150;
+    CU_ASSERT_EQUAL(nin, want_in);
+    gsl_rng_free(rng);
+    free(x);
+    free(sc);
+    free(ref);
+    free(mask);
+}
+
 int main(void)
 {
     static const kr_test_case tests[] = {
@@ -482,6 +561,7 @@ int main(void)
         {"425x400 heterogeneous Ti map", test_heterogeneous_ti},
         {"off-peak maps and calibration line", test_backgrounds},
         {"bad setups", test_bad_setup},
+        {"region statistics and masks", test_region_stats},
         {NULL, NULL},
     };
     return kr_test_run("epma_maps_quant", tests);

@@ -19,7 +19,14 @@
 #include <string.h>
 #include <unistd.h>
 
-static kr_atomic AT; /* loaded once in main, read-only afterwards */
+/* Atomic data for one test (a plain value on the caller's stack: no globals). */
+static const kr_atomic *load_atomic(kr_atomic *buf)
+{
+    int rc = kr_atomic_load(buf);
+    if (rc) kr_err_print(stderr);
+    CU_ASSERT_EQUAL_FATAL(rc, 0);
+    return buf;
+}
 
 /* ---- PandPdb ---- */
 
@@ -44,7 +51,7 @@ static int line_from_code(long code, kr_xray_line *l)
     }
 }
 
-static int run_pandp(kr_epma_model model, kr_mac_source mac, pp_stats *st)
+static int run_pandp(const kr_atomic *at, kr_epma_model model, kr_mac_source mac, pp_stats *st)
 {
     char path[4096];
     memset(st, 0, sizeof *st);
@@ -78,20 +85,20 @@ static int run_pandp(kr_epma_model model, kr_mac_source mac, pp_stats *st)
         kr_epma_setup_init(&s);
         s.model = model;
         s.mac = mac;
-        kr_epma_setup_add(&s, &AT, kr_atomic_symbol(&AT, (int)za), KR_EPMA_MEASURED, l, kv, to, NULL);
-        kr_epma_setup_add(&s, &AT, kr_atomic_symbol(&AT, (int)zb), KR_EPMA_DIFFERENCE, l, 0, 0, NULL);
+        kr_epma_setup_add(&s, at, kr_atomic_symbol(at, (int)za), KR_EPMA_MEASURED, l, kv, to, NULL);
+        kr_epma_setup_add(&s, at, kr_atomic_symbol(at, (int)zb), KR_EPMA_DIFFERENCE, l, 0, 0, NULL);
         kr_epma_ctx *ctx = NULL;
         kr_epma_work w;
         kr_epma_result r;
         double k[2] = {ka, NAN};
-        int rc = kr_epma_ctx_new(&s, &AT, &ctx);
+        int rc = kr_epma_ctx_new(&s, at, &ctx);
         if (!rc) rc = kr_epma_solve(ctx, k, NULL, &w, &r);
         if (!rc && r.f[0] > 1.02) { /* the same row without fluorescence */
             kr_epma_setup s0 = s;
             s0.fluorescence = 0;
             kr_epma_ctx *c0 = NULL;
             kr_epma_result r0;
-            if (kr_epma_ctx_new(&s0, &AT, &c0) == 0 && kr_epma_solve(c0, k, NULL, &w, &r0) == 0) {
+            if (kr_epma_ctx_new(&s0, at, &c0) == 0 && kr_epma_solve(c0, k, NULL, &w, &r0) == 0) {
                 st->n_fl++;
                 st->mean_fl_on += r.mass_frac[0] / ca;
                 st->mean_fl_off += r0.mass_frac[0] / ca;
@@ -110,7 +117,7 @@ static int run_pandp(kr_epma_model model, kr_mac_source mac, pp_stats *st)
         const double ratio = r.mass_frac[0] / ca;
         if (getenv("KREEP_PANDP_VERBOSE") && fabs(ratio - 1) > atof(getenv("KREEP_PANDP_VERBOSE")))
             printf("PandPdb line %ld: %s %s in %s %g kV C=%g k=%g -> %.4f (%d it)\n", it.lineno,
-                   kr_atomic_symbol(&AT, (int)za), kr_xray_line_name(l), kr_atomic_symbol(&AT, (int)zb), kv, ca, ka,
+                   kr_atomic_symbol(at, (int)za), kr_xray_line_name(l), kr_atomic_symbol(at, (int)zb), kv, ca, ka,
                    ratio, r.iterations);
         sum += ratio;
         sum2 += ratio * ratio;
@@ -129,8 +136,10 @@ static int run_pandp(kr_epma_model model, kr_mac_source mac, pp_stats *st)
 
 static void test_pandp_xpp(void)
 {
+    kr_atomic at_data;
+    const kr_atomic *at = load_atomic(&at_data);
     pp_stats st;
-    if (run_pandp(KR_EPMA_XPP, KR_MAC_HEINRICH86, &st) == -1) return;
+    if (run_pandp(at, KR_EPMA_XPP, KR_MAC_HEINRICH86, &st) == -1) return;
     printf("\nPandPdb XPP: n=%d failed=%d mean C_calc/C_true=%.4f rel sd=%.2f %% max |dev|=%.1f %%\n", st.n,
            st.failed, st.mean, 100 * st.sd, 100 * st.max_dev);
     CU_ASSERT_EQUAL(st.n, 826);
@@ -149,19 +158,21 @@ static void test_pandp_xpp(void)
 
 static void test_pandp_pap_zaf(void)
 {
+    kr_atomic at_data;
+    const kr_atomic *at = load_atomic(&at_data);
     pp_stats st;
-    if (run_pandp(KR_EPMA_PAP, KR_MAC_HEINRICH86, &st) == -1) return;
+    if (run_pandp(at, KR_EPMA_PAP, KR_MAC_HEINRICH86, &st) == -1) return;
     printf("\nPandPdb PAP: n=%d failed=%d mean C_calc/C_true=%.4f rel sd=%.2f %% max |dev|=%.1f %%\n", st.n,
            st.failed, st.mean, 100 * st.sd, 100 * st.max_dev);
     CU_ASSERT_EQUAL(st.n, 826);
     /* regression guard (published PAP: 0.998-1.001, 1.9 %; kreep measured 1.0015, 2.04 % with Heinrich MACs) */
     CU_ASSERT(st.mean >= 0.995 && st.mean <= 1.005);
     CU_ASSERT(st.sd <= 0.025);
-    run_pandp(KR_EPMA_ZAF, KR_MAC_HEINRICH86, &st);
+    run_pandp(at, KR_EPMA_ZAF, KR_MAC_HEINRICH86, &st);
     printf("PandPdb ZAF: n=%d failed=%d mean C_calc/C_true=%.4f rel sd=%.2f %% max |dev|=%.1f %%\n", st.n,
            st.failed, st.mean, 100 * st.sd, 100 * st.max_dev);
     CU_ASSERT_EQUAL(st.n + st.failed, 826);
-    run_pandp(KR_EPMA_XPP, KR_MAC_XRAYLIB, &st);
+    run_pandp(at, KR_EPMA_XPP, KR_MAC_XRAYLIB, &st);
     printf("PandPdb XPP with xraylib MACs: n=%d failed=%d mean C_calc/C_true=%.4f rel sd=%.2f %% max |dev|=%.1f %%\n",
            st.n, st.failed, st.mean, 100 * st.sd, 100 * st.max_dev);
     CU_ASSERT_EQUAL(st.n + st.failed, 826);
@@ -171,6 +182,8 @@ static void test_pandp_pap_zaf(void)
 
 static void test_pure_element_exactly_one(void)
 {
+    kr_atomic at_data;
+    const kr_atomic *at = load_atomic(&at_data);
     const kr_epma_model models[] = {KR_EPMA_XPP, KR_EPMA_PAP, KR_EPMA_ZAF};
     const char *el[] = {"Fe", "Si", "Ti", "O", "Au"};
     const kr_xray_line ln[] = {KR_LINE_KA, KR_LINE_KA, KR_LINE_KA, KR_LINE_KA, KR_LINE_MA};
@@ -179,9 +192,9 @@ static void test_pure_element_exactly_one(void)
             kr_epma_setup s;
             kr_epma_setup_init(&s);
             s.model = models[m];
-            kr_epma_setup_add(&s, &AT, el[i], KR_EPMA_MEASURED, ln[i], 15.0, 40.0, NULL);
+            kr_epma_setup_add(&s, at, el[i], KR_EPMA_MEASURED, ln[i], 15.0, 40.0, NULL);
             kr_epma_ctx *ctx = NULL;
-            int rc = kr_epma_ctx_new(&s, &AT, &ctx);
+            int rc = kr_epma_ctx_new(&s, at, &ctx);
             CU_ASSERT_EQUAL_FATAL(rc, 0);
             kr_epma_work w;
             kr_epma_result r;
@@ -195,26 +208,26 @@ static void test_pure_element_exactly_one(void)
 }
 
 /* A standard measured as an unknown (k = 1 against itself for every element) returns its composition. */
-static void check_standard(const char *formula, kr_epma_model model, int o_by_stoich)
+static void check_standard(const kr_atomic *at, const char *formula, kr_epma_model model, int o_by_stoich)
 {
     kr_formula f;
-    CU_ASSERT_EQUAL_FATAL(kr_formula_parse(&AT, formula, &f), 0);
+    CU_ASSERT_EQUAL_FATAL(kr_formula_parse(at, formula, &f), 0);
     kr_epma_setup s;
     kr_epma_setup_init(&s);
     s.model = model;
     double k[KR_EPMA_MAX_EL];
     for (int i = 0; i < f.n; i++) {
-        const char *sym = kr_atomic_symbol(&AT, f.z[i]);
+        const char *sym = kr_atomic_symbol(at, f.z[i]);
         const int is_o = f.z[i] == 8;
         const kr_xray_line l = f.z[i] > 40 ? KR_LINE_LA : KR_LINE_KA;
         if (is_o && o_by_stoich)
-            kr_epma_setup_add(&s, &AT, sym, KR_EPMA_STOICH_O, l, 0, 0, NULL);
+            kr_epma_setup_add(&s, at, sym, KR_EPMA_STOICH_O, l, 0, 0, NULL);
         else
-            kr_epma_setup_add(&s, &AT, sym, KR_EPMA_MEASURED, l, 15.0, 40.0, formula);
+            kr_epma_setup_add(&s, at, sym, KR_EPMA_MEASURED, l, 15.0, 40.0, formula);
         k[i] = 1.0;
     }
     kr_epma_ctx *ctx = NULL;
-    int rc = kr_epma_ctx_new(&s, &AT, &ctx);
+    int rc = kr_epma_ctx_new(&s, at, &ctx);
     if (rc) kr_err_print(stderr);
     CU_ASSERT_EQUAL_FATAL(rc, 0);
     kr_epma_work w;
@@ -228,11 +241,13 @@ static void check_standard(const char *formula, kr_epma_model model, int o_by_st
 
 static void test_standard_as_unknown(void)
 {
+    kr_atomic at_data;
+    const kr_atomic *at = load_atomic(&at_data);
     const char *stds[] = {"Al2O3", "CaSiO3", "KAlSi3O8", "Fe2SiO4", "MgO", "TiO2", "NaAlSi3O8", "CaMgSi2O6"};
     for (int m = 0; m < 3; m++)
         for (size_t i = 0; i < sizeof stds / sizeof stds[0]; i++) {
-            check_standard(stds[i], (kr_epma_model)m, 0);
-            check_standard(stds[i], (kr_epma_model)m, 1);
+            check_standard(at, stds[i], (kr_epma_model)m, 0);
+            check_standard(at, stds[i], (kr_epma_model)m, 1);
         }
 }
 
@@ -240,19 +255,21 @@ static void test_standard_as_unknown(void)
  * xraylib's MAC (outside Heinrich 1986's range). */
 static void test_hydrous_standard(void)
 {
+    kr_atomic at_data;
+    const kr_atomic *at = load_atomic(&at_data);
     kr_formula f;
-    CU_ASSERT_EQUAL_FATAL(kr_formula_parse(&AT, "Ca5(PO4)3(OH)", &f), 0);
+    CU_ASSERT_EQUAL_FATAL(kr_formula_parse(at, "Ca5(PO4)3(OH)", &f), 0);
     CU_ASSERT_EQUAL_FATAL(f.n, 4); /* Ca P O H */
     kr_epma_setup s;
     kr_epma_setup_init(&s);
-    kr_epma_setup_add(&s, &AT, "Ca", KR_EPMA_MEASURED, KR_LINE_KA, 15.0, 40.0, "Ca5(PO4)3(OH)");
-    kr_epma_setup_add(&s, &AT, "P", KR_EPMA_MEASURED, KR_LINE_KA, 15.0, 40.0, "Ca5(PO4)3(OH)");
-    int io = kr_epma_setup_add(&s, &AT, "O", KR_EPMA_FIXED, KR_LINE_KA, 0, 0, NULL);
-    int ih = kr_epma_setup_add(&s, &AT, "H", KR_EPMA_FIXED, KR_LINE_KA, 0, 0, NULL);
+    kr_epma_setup_add(&s, at, "Ca", KR_EPMA_MEASURED, KR_LINE_KA, 15.0, 40.0, "Ca5(PO4)3(OH)");
+    kr_epma_setup_add(&s, at, "P", KR_EPMA_MEASURED, KR_LINE_KA, 15.0, 40.0, "Ca5(PO4)3(OH)");
+    int io = kr_epma_setup_add(&s, at, "O", KR_EPMA_FIXED, KR_LINE_KA, 0, 0, NULL);
+    int ih = kr_epma_setup_add(&s, at, "H", KR_EPMA_FIXED, KR_LINE_KA, 0, 0, NULL);
     s.el[io].fixed_mass_frac = f.mass_frac[2];
     s.el[ih].fixed_mass_frac = f.mass_frac[3];
     kr_epma_ctx *ctx = NULL;
-    int rc = kr_epma_ctx_new(&s, &AT, &ctx);
+    int rc = kr_epma_ctx_new(&s, at, &ctx);
     if (rc) kr_err_print(stderr);
     CU_ASSERT_EQUAL_FATAL(rc, 0);
     kr_epma_work w;
@@ -270,18 +287,18 @@ static const char *const SIL_EL[] = {"Si", "Ti", "Al", "Cr", "Fe", "Mn", "Mg", "
 static const char *const SIL_STD[] = {"CaSiO3", "TiO2", "Al2O3", "Cr2O3", "Fe2SiO4", "MnTiO3", "MgO", "CaSiO3",
                                       "NaAlSi3O8", "KAlSi3O8", ""};
 /* oxide wt%: SiO2 40.0, TiO2 12.0, Al2O3 9.0, Cr2O3 0.4, FeO 20.0, MnO 0.3, MgO 8.0, CaO 10.0, Na2O 0.4, K2O 0.1 */
-static void silicate_setup(kr_epma_setup *s, kr_epma_model model, double *c_true)
+static void silicate_setup(const kr_atomic *at, kr_epma_setup *s, kr_epma_model model, double *c_true)
 {
     const double ox_wt[] = {40.0, 12.0, 9.0, 0.4, 20.0, 0.3, 8.0, 10.0, 0.4, 0.1};
     kr_epma_setup_init(s);
     s->model = model;
     for (int i = 0; i < 10; i++)
-        kr_epma_setup_add(s, &AT, SIL_EL[i], KR_EPMA_MEASURED, KR_LINE_KA, 15.0, 40.0, SIL_STD[i]);
-    kr_epma_setup_add(s, &AT, "O", KR_EPMA_STOICH_O, KR_LINE_KA, 0, 0, NULL);
+        kr_epma_setup_add(s, at, SIL_EL[i], KR_EPMA_MEASURED, KR_LINE_KA, 15.0, 40.0, SIL_STD[i]);
+    kr_epma_setup_add(s, at, "O", KR_EPMA_STOICH_O, KR_LINE_KA, 0, 0, NULL);
     double o = 0;
     for (int i = 0; i < 10; i++) {
         const int z = s->el[i].z;
-        const double nc = AT.ox_cations[z], no = AT.ox_oxygens[z], a = AT.weight[z], ao = AT.weight[8];
+        const double nc = at->ox_cations[z], no = at->ox_oxygens[z], a = at->weight[z], ao = at->weight[8];
         c_true[i] = ox_wt[i] / 100.0 * nc * a / (nc * a + no * ao);
         o += c_true[i] * no * ao / (nc * a);
     }
@@ -290,12 +307,14 @@ static void silicate_setup(kr_epma_setup *s, kr_epma_model model, double *c_true
 
 static void test_forward_inverse_silicate(void)
 {
+    kr_atomic at_data;
+    const kr_atomic *at = load_atomic(&at_data);
     for (int m = 0; m < 3; m++) {
         kr_epma_setup s;
         double c[KR_EPMA_MAX_EL];
-        silicate_setup(&s, (kr_epma_model)m, c);
+        silicate_setup(at, &s, (kr_epma_model)m, c);
         kr_epma_ctx *ctx = NULL;
-        int rc = kr_epma_ctx_new(&s, &AT, &ctx);
+        int rc = kr_epma_ctx_new(&s, at, &ctx);
         if (rc) kr_err_print(stderr);
         CU_ASSERT_EQUAL_FATAL(rc, 0);
         kr_epma_work w;
@@ -320,17 +339,19 @@ static void test_forward_inverse_silicate(void)
  * oxides SiO2 0.427865, MgO 0.165826, FeO 0.128649. */
 static void test_stoichiometric_oxygen(void)
 {
+    kr_atomic at_data;
+    const kr_atomic *at = load_atomic(&at_data);
     kr_epma_setup s;
     kr_epma_setup_init(&s);
     const char *el[] = {"Si", "Mg", "Fe"};
     const double c[] = {0.2, 0.1, 0.1};
     for (int i = 0; i < 3; i++) {
-        int idx = kr_epma_setup_add(&s, &AT, el[i], KR_EPMA_FIXED, KR_LINE_KA, 0, 0, NULL);
+        int idx = kr_epma_setup_add(&s, at, el[i], KR_EPMA_FIXED, KR_LINE_KA, 0, 0, NULL);
         s.el[idx].fixed_mass_frac = c[i];
     }
-    kr_epma_setup_add(&s, &AT, "O", KR_EPMA_STOICH_O, KR_LINE_KA, 0, 0, NULL);
+    kr_epma_setup_add(&s, at, "O", KR_EPMA_STOICH_O, KR_LINE_KA, 0, 0, NULL);
     kr_epma_ctx *ctx = NULL;
-    CU_ASSERT_EQUAL_FATAL(kr_epma_ctx_new(&s, &AT, &ctx), 0);
+    CU_ASSERT_EQUAL_FATAL(kr_epma_ctx_new(&s, at, &ctx), 0);
     kr_epma_work w;
     kr_epma_result r;
     CU_ASSERT_EQUAL_FATAL(kr_epma_solve(ctx, c, NULL, &w, &r), 0);
@@ -343,12 +364,12 @@ static void test_stoichiometric_oxygen(void)
     kr_epma_ctx_free(ctx);
     /* Fe2O3 instead of FeO: 0.1 * 1.5 * 15.999/55.845 = 0.042973 of O */
     kr_epma_setup s2 = s;
-    CU_ASSERT_EQUAL(kr_epma_setup_set_oxide(&s2, &AT, 2, "Fe2O3"), 0);
-    CU_ASSERT_EQUAL_FATAL(kr_epma_ctx_new(&s2, &AT, &ctx), 0);
+    CU_ASSERT_EQUAL(kr_epma_setup_set_oxide(&s2, at, 2, "Fe2O3"), 0);
+    CU_ASSERT_EQUAL_FATAL(kr_epma_ctx_new(&s2, at, &ctx), 0);
     CU_ASSERT_EQUAL_FATAL(kr_epma_solve(ctx, c, NULL, &w, &r), 0);
     KR_ASSERT_REL(r.mass_frac[3], 0.22786 + 0.065826 + 0.042973, 1e-4);
     kr_epma_ctx_free(ctx);
-    CU_ASSERT_NOT_EQUAL(kr_epma_setup_set_oxide(&s2, &AT, 2, "SiO2"), 0); /* not Fe's oxide */
+    CU_ASSERT_NOT_EQUAL(kr_epma_setup_set_oxide(&s2, at, 2, "SiO2"), 0); /* not Fe's oxide */
     kr_err_clear();
 }
 
@@ -356,13 +377,15 @@ static void test_stoichiometric_oxygen(void)
  * as MgO: total oxide must be exactly 1. */
 static void test_difference_with_oxygen(void)
 {
+    kr_atomic at_data;
+    const kr_atomic *at = load_atomic(&at_data);
     kr_epma_setup s;
     kr_epma_setup_init(&s);
-    kr_epma_setup_add(&s, &AT, "Si", KR_EPMA_MEASURED, KR_LINE_KA, 15.0, 40.0, "SiO2");
-    kr_epma_setup_add(&s, &AT, "Mg", KR_EPMA_DIFFERENCE, KR_LINE_KA, 0, 0, NULL);
-    kr_epma_setup_add(&s, &AT, "O", KR_EPMA_STOICH_O, KR_LINE_KA, 0, 0, NULL);
+    kr_epma_setup_add(&s, at, "Si", KR_EPMA_MEASURED, KR_LINE_KA, 15.0, 40.0, "SiO2");
+    kr_epma_setup_add(&s, at, "Mg", KR_EPMA_DIFFERENCE, KR_LINE_KA, 0, 0, NULL);
+    kr_epma_setup_add(&s, at, "O", KR_EPMA_STOICH_O, KR_LINE_KA, 0, 0, NULL);
     kr_epma_ctx *ctx = NULL;
-    CU_ASSERT_EQUAL_FATAL(kr_epma_ctx_new(&s, &AT, &ctx), 0);
+    CU_ASSERT_EQUAL_FATAL(kr_epma_ctx_new(&s, at, &ctx), 0);
     kr_epma_work w;
     kr_epma_result r;
     const double k[3] = {0.45, NAN, NAN};
@@ -377,6 +400,8 @@ static void test_difference_with_oxygen(void)
  * MassAbsorptionCoefficientTest), cm2/g: photon energy (eV), absorber, mu/rho. */
 static void test_heinrich_mac(void)
 {
+    kr_atomic at_data;
+    const kr_atomic *at = load_atomic(&at_data);
     const struct {
         const char *el;
         double e_ev, mu;
@@ -384,26 +409,28 @@ static void test_heinrich_mac(void)
                {"Cr", 11727, 90.25}, {"Fe", 1872, 2019.45}, {"B", 677, 3906.0},   {"Nb", 2308, 613.69},
                {"Ga", 1282, 6684.0}, {"Ca", 392, 36579.0}};
     for (size_t i = 0; i < sizeof ref / sizeof ref[0]; i++) {
-        const double mu = kr_mac_cm2_g(&AT, KR_MAC_HEINRICH86, kr_atomic_z(&AT, ref[i].el), ref[i].e_ev / 1000.0);
+        const double mu = kr_mac_cm2_g(at, KR_MAC_HEINRICH86, kr_atomic_z(at, ref[i].el), ref[i].e_ev / 1000.0);
         if (fabs(mu / ref[i].mu - 1) > 0.01)
             printf("\nHeinrich86 %s %.0f eV: %.2f vs published %.2f\n", ref[i].el, ref[i].e_ev, mu, ref[i].mu);
         KR_ASSERT_REL(mu, ref[i].mu, 0.01);
     }
     /* xraylib option gives the same order of magnitude (Fe Ka in Fe) */
-    const double x = kr_mac_cm2_g(&AT, KR_MAC_XRAYLIB, 26, 6.40);
-    const double h = kr_mac_cm2_g(&AT, KR_MAC_HEINRICH86, 26, 6.40);
+    const double x = kr_mac_cm2_g(at, KR_MAC_XRAYLIB, 26, 6.40);
+    const double h = kr_mac_cm2_g(at, KR_MAC_HEINRICH86, 26, 6.40);
     KR_ASSERT_REL(x, h, 0.1);
 }
 
 static void test_mac_override(void)
 {
+    kr_atomic at_data;
+    const kr_atomic *at = load_atomic(&at_data);
     kr_epma_setup s;
     kr_epma_setup_init(&s);
-    kr_epma_setup_add(&s, &AT, "Si", KR_EPMA_MEASURED, KR_LINE_KA, 15.0, 40.0, NULL);
-    kr_epma_setup_add(&s, &AT, "Fe", KR_EPMA_DIFFERENCE, KR_LINE_KA, 0, 0, NULL);
+    kr_epma_setup_add(&s, at, "Si", KR_EPMA_MEASURED, KR_LINE_KA, 15.0, 40.0, NULL);
+    kr_epma_setup_add(&s, at, "Fe", KR_EPMA_DIFFERENCE, KR_LINE_KA, 0, 0, NULL);
     CU_ASSERT_EQUAL(kr_epma_setup_add_mac(&s, 14, KR_LINE_KA, 26, 3000.0), 0);
     kr_epma_ctx *ctx = NULL;
-    CU_ASSERT_EQUAL_FATAL(kr_epma_ctx_new(&s, &AT, &ctx), 0);
+    CU_ASSERT_EQUAL_FATAL(kr_epma_ctx_new(&s, at, &ctx), 0);
     CU_ASSERT_EQUAL(kr_epma_ctx_mac(ctx, 0, 26), 3000.0);
     CU_ASSERT(kr_epma_ctx_mac(ctx, 0, 14) > 100);
     kr_epma_ctx_free(ctx);
@@ -411,53 +438,57 @@ static void test_mac_override(void)
 
 static void test_formula(void)
 {
+    kr_atomic at_data;
+    const kr_atomic *at = load_atomic(&at_data);
     kr_formula f;
-    CU_ASSERT_EQUAL_FATAL(kr_formula_parse(&AT, "KAlSi3O8", &f), 0);
+    CU_ASSERT_EQUAL_FATAL(kr_formula_parse(at, "KAlSi3O8", &f), 0);
     CU_ASSERT_EQUAL(f.n, 4);
     /* by hand from IUPAC weights: M = 278.32684 g/mol */
     KR_ASSERT_REL(f.mass_frac[0], 0.1404762, 1e-6);
     KR_ASSERT_REL(f.mass_frac[1], 0.0969419, 1e-6);
     KR_ASSERT_REL(f.mass_frac[2], 0.3027196, 1e-6);
     KR_ASSERT_REL(f.mass_frac[3], 0.4598622, 1e-6);
-    CU_ASSERT_EQUAL_FATAL(kr_formula_parse(&AT, "Ca(OH)2", &f), 0);
+    CU_ASSERT_EQUAL_FATAL(kr_formula_parse(at, "Ca(OH)2", &f), 0);
     CU_ASSERT_EQUAL(f.n, 3);
     CU_ASSERT_DOUBLE_EQUAL(f.atoms[1], 2.0, 0);
     CU_ASSERT_DOUBLE_EQUAL(f.atoms[2], 2.0, 0);
-    CU_ASSERT_EQUAL_FATAL(kr_formula_parse(&AT, "Fe", &f), 0);
+    CU_ASSERT_EQUAL_FATAL(kr_formula_parse(at, "Fe", &f), 0);
     CU_ASSERT_EQUAL(f.mass_frac[0], 1.0);
-    CU_ASSERT_NOT_EQUAL(kr_formula_parse(&AT, "Xx2O", &f), 0);
-    CU_ASSERT_NOT_EQUAL(kr_formula_parse(&AT, "Ca(OH", &f), 0);
-    CU_ASSERT_NOT_EQUAL(kr_formula_parse(&AT, "sio2", &f), 0);
+    CU_ASSERT_NOT_EQUAL(kr_formula_parse(at, "Xx2O", &f), 0);
+    CU_ASSERT_NOT_EQUAL(kr_formula_parse(at, "Ca(OH", &f), 0);
+    CU_ASSERT_NOT_EQUAL(kr_formula_parse(at, "sio2", &f), 0);
     kr_err_clear();
     int z, nc, no;
-    CU_ASSERT_EQUAL(kr_oxide_parse(&AT, "Fe2O3", &z, &nc, &no), 0);
+    CU_ASSERT_EQUAL(kr_oxide_parse(at, "Fe2O3", &z, &nc, &no), 0);
     CU_ASSERT(z == 26 && nc == 2 && no == 3);
-    CU_ASSERT_EQUAL(kr_atomic_z(&AT, "Ti"), 22);
-    CU_ASSERT_STRING_EQUAL(kr_atomic_symbol(&AT, 8), "O");
-    KR_ASSERT_REL(AT.weight[22], 47.867, 1e-9); /* IUPAC, not xraylib's 47.9 */
+    CU_ASSERT_EQUAL(kr_atomic_z(at, "Ti"), 22);
+    CU_ASSERT_STRING_EQUAL(kr_atomic_symbol(at, 8), "O");
+    KR_ASSERT_REL(at->weight[22], 47.867, 1e-9); /* IUPAC, not xraylib's 47.9 */
 }
 
 static void test_errors(void)
 {
+    kr_atomic at_data;
+    const kr_atomic *at = load_atomic(&at_data);
     kr_epma_setup s;
     kr_epma_setup_init(&s);
-    CU_ASSERT(kr_epma_setup_add(&s, &AT, "Qq", KR_EPMA_MEASURED, KR_LINE_KA, 15, 40, NULL) < 0);
+    CU_ASSERT(kr_epma_setup_add(&s, at, "Qq", KR_EPMA_MEASURED, KR_LINE_KA, 15, 40, NULL) < 0);
     kr_err_clear();
     /* overvoltage below 1: Fe Ka at 5 kV */
-    kr_epma_setup_add(&s, &AT, "Fe", KR_EPMA_MEASURED, KR_LINE_KA, 5.0, 40.0, NULL);
+    kr_epma_setup_add(&s, at, "Fe", KR_EPMA_MEASURED, KR_LINE_KA, 5.0, 40.0, NULL);
     kr_epma_ctx *ctx = NULL;
-    CU_ASSERT_NOT_EQUAL(kr_epma_ctx_new(&s, &AT, &ctx), 0);
+    CU_ASSERT_NOT_EQUAL(kr_epma_ctx_new(&s, at, &ctx), 0);
     CU_ASSERT_PTR_NULL(ctx);
     kr_err_clear();
     /* standard without the element */
     kr_epma_setup_init(&s);
-    kr_epma_setup_add(&s, &AT, "Fe", KR_EPMA_MEASURED, KR_LINE_KA, 15.0, 40.0, "SiO2");
-    CU_ASSERT_NOT_EQUAL(kr_epma_ctx_new(&s, &AT, &ctx), 0);
+    kr_epma_setup_add(&s, at, "Fe", KR_EPMA_MEASURED, KR_LINE_KA, 15.0, 40.0, "SiO2");
+    CU_ASSERT_NOT_EQUAL(kr_epma_ctx_new(&s, at, &ctx), 0);
     kr_err_clear();
     /* iteration cap reached -> error, not a silent answer */
-    silicate_setup(&s, KR_EPMA_XPP, (double[KR_EPMA_MAX_EL]){0});
+    silicate_setup(at, &s, KR_EPMA_XPP, (double[KR_EPMA_MAX_EL]){0});
     s.max_iter = 2;
-    CU_ASSERT_EQUAL_FATAL(kr_epma_ctx_new(&s, &AT, &ctx), 0);
+    CU_ASSERT_EQUAL_FATAL(kr_epma_ctx_new(&s, at, &ctx), 0);
     double k[KR_EPMA_MAX_EL];
     for (int i = 0; i < 11; i++) k[i] = 0.1;
     kr_epma_work w;
@@ -466,8 +497,8 @@ static void test_errors(void)
     kr_err_clear();
     kr_epma_ctx_free(ctx);
     /* all k-ratios zero: an error, not NaN; a successful solve leaves the caller's error stack alone */
-    silicate_setup(&s, KR_EPMA_XPP, (double[KR_EPMA_MAX_EL]){0});
-    CU_ASSERT_EQUAL_FATAL(kr_epma_ctx_new(&s, &AT, &ctx), 0);
+    silicate_setup(at, &s, KR_EPMA_XPP, (double[KR_EPMA_MAX_EL]){0});
+    CU_ASSERT_EQUAL_FATAL(kr_epma_ctx_new(&s, at, &ctx), 0);
     for (int i = 0; i < 11; i++) k[i] = 0.0;
     CU_ASSERT_EQUAL(kr_epma_solve(ctx, k, NULL, &w, &r), KR_ENUMERIC);
     CU_ASSERT_EQUAL(kr_err_count(), 1);
@@ -501,7 +532,7 @@ static int run_cmd_zaf(const char *out_path, int argc, char **argv)
 
 /* PandPdb through `kreep zaf`: convert to the command's CSV (A measured vs pure A, B by difference),
  * run it, read mass_pct of A back. */
-static void zaf_cmd_pandp(const char *model, pp_stats *st)
+static void zaf_cmd_pandp(const kr_atomic *at, const char *model, pp_stats *st)
 {
     char src[4096], in[4200], out[4200];
     memset(st, 0, sizeof *st);
@@ -532,8 +563,8 @@ static void zaf_cmd_pandp(const char *model, pp_stats *st)
             kr_parse_long(fl[2], &zb) || kr_parse_double(fl[3], &kv) || kr_parse_double(fl[4], &ca) ||
             kr_parse_double(fl[5], &ka) || kr_parse_double(fl[6], &to) || line_from_code(code, &l))
             continue;
-        fprintf(f, "r%d,%s,%s,%g,%g,%.17g,\n", nrow, kr_atomic_symbol(&AT, (int)za), names[l], kv, to, ka);
-        fprintf(f, "r%d,%s,,,,,\n", nrow, kr_atomic_symbol(&AT, (int)zb));
+        fprintf(f, "r%d,%s,%s,%g,%g,%.17g,\n", nrow, kr_atomic_symbol(at, (int)za), names[l], kv, to, ka);
+        fprintf(f, "r%d,%s,,,,,\n", nrow, kr_atomic_symbol(at, (int)zb));
         truth[nrow++] = ca;
     }
     fclose(f);
@@ -576,10 +607,12 @@ static void zaf_cmd_pandp(const char *model, pp_stats *st)
 
 static void test_cmd_zaf_pandp(void)
 {
+    kr_atomic at_data;
+    const kr_atomic *at = load_atomic(&at_data);
     const char *models[] = {"xpp", "pap", "zaf"};
     for (int m = 0; m < 3; m++) {
         pp_stats st;
-        zaf_cmd_pandp(models[m], &st);
+        zaf_cmd_pandp(at, models[m], &st);
         if (st.n < 0) return;
         printf("\nkreep zaf --model %s on PandPdb: n=%d failed=%d mean C_calc/C_true=%.4f rel sd=%.2f %%", models[m],
                st.n, st.failed, st.mean, 100 * st.sd);
@@ -595,6 +628,8 @@ static void test_cmd_zaf_pandp(void)
 /* The command's contract on a small input: oxygen row, error row and exit status 3, bad file -> 1. */
 static void test_cmd_zaf_contract(void)
 {
+    kr_atomic at_data;
+    const kr_atomic *at = load_atomic(&at_data);
     char in[4200], out[4200];
     snprintf(in, sizeof in, "%s/zaf_in.csv", kr_test_tmpdir());
     snprintf(out, sizeof out, "%s/zaf_out.csv", kr_test_tmpdir());
@@ -618,7 +653,7 @@ static void test_cmd_zaf_contract(void)
     char *line;
     int n = 0, got_o = 0, got_err = 0;
     kr_formula w;
-    kr_formula_parse(&AT, "CaSiO3", &w); /* Ca, Si, O */
+    kr_formula_parse(at, "CaSiO3", &w); /* Ca, Si, O */
     while ((line = kr_lines_next(&it))) {
         char *fl[32];
         int nf = kr_split(line, ',', fl, 32);
@@ -627,7 +662,7 @@ static void test_cmd_zaf_contract(void)
         if (nf != 15) continue;
         double pct;
         if (!strcmp(fl[0], "woll") && !kr_parse_double(fl[3], &pct)) {
-            const int z = kr_atomic_z(&AT, fl[1]);
+            const int z = kr_atomic_z(at, fl[1]);
             for (int i = 0; i < w.n; i++)
                 if (w.z[i] == z) KR_ASSERT_REL(pct / 100.0, w.mass_frac[i], 1e-3);
             if (z == 8) got_o = 1;
@@ -662,10 +697,6 @@ static void test_cmd_zaf_contract(void)
 
 int main(void)
 {
-    if (kr_atomic_load(&AT)) {
-        kr_err_print(stderr);
-        return 1;
-    }
     const kr_test_case tests[] = {{"formula and atomic data", test_formula},
                                   {"Heinrich 1986 MACs vs published", test_heinrich_mac},
                                   {"MAC override", test_mac_override},

@@ -57,7 +57,7 @@ int kr_epma_read_inputs(const char *const *paths, size_t n, const kr_atomic *at,
         if (rc) goto cleanup;
     }
     for (size_t i = 0; i < all.n; i++) {
-        kr_epma_point *p;
+        kr_epma_point *p = NULL;
         if ((rc = kr_epma_points_push(all.items[i].is_standard ? standards : unknowns, &p))) goto cleanup;
         *p = all.items[i];
     }
