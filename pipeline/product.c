@@ -256,6 +256,8 @@ cleanup:
 
 hid_t kr_product_file(const kr_product *p) { return p->file; }
 
+const char *kr_product_path(const kr_product *p) { return p->final_path; }
+
 static void product_free(kr_product *p)
 {
     free(p->final_path);

@@ -32,6 +32,8 @@ int kr_product_add_calib(kr_product *p, const char *name, const char *data, size
 int kr_product_set_config(kr_product *p, const char *effective_yaml, const void *tables, size_t ntables);
 /* Direct access for special cases (attributes on a group, ...). */
 hid_t kr_product_file(const kr_product *p);
+/* The final path the product will have once committed (side files such as PNGs go beside it). */
+const char *kr_product_path(const kr_product *p);
 int kr_product_commit(kr_product *p);
 void kr_product_abort(kr_product *p);
 

@@ -104,6 +104,23 @@ static void test_old_jxa8800_style(void)
     kr_jeol_free(&f);
 }
 
+/* Old style: a line with no leading value keeps its whole text as the description (regression:
+ * its first character was lost). */
+static void test_old_style_line_without_value(void)
+{
+    static const char buf[] = "920  X-axis Step Number [1~1024]\r\nGuide 1-1 OK8-1\r\n";
+    kr_jeol_file f;
+    CU_ASSERT_EQUAL_FATAL(kr_jeol_parse_mem("mem.cnd", buf, sizeof buf - 1, &f), KR_OK);
+    CU_ASSERT_TRUE(f.old_style);
+    const kr_jeol_entry *e = kr_jeol_find(&f, "Guide 1-1 OK8-1", -1, -1);
+    CU_ASSERT_PTR_NOT_NULL(e);
+    if (e) CU_ASSERT_STRING_EQUAL(e->value, "");
+    e = kr_jeol_find(&f, "X-axis Step Number [1~1024]", -1, -1);
+    CU_ASSERT_PTR_NOT_NULL(e);
+    if (e) CU_ASSERT_STRING_EQUAL(e->value, "920");
+    kr_jeol_free(&f);
+}
+
 static void test_shift_jis_and_invalid_bytes(void)
 {
     /* "テスト" in Shift-JIS (0x83 0x65 0x83 0x58 0x83 0x67), an unknown key, LF-only and CRLF lines mixed */
@@ -204,6 +221,7 @@ int main(void)
         {"real JXA-8530 .cnd: keys, %N, %N_M, CRLF", test_real_jxa8530_cnd},
         {"every real .cnd parses", test_every_real_cnd_parses},
         {"old JXA-8800 value/description style", test_old_jxa8800_style},
+        {"old style line without a value", test_old_style_line_without_value},
         {"Shift-JIS, invalid bytes, unknown keys", test_shift_jis_and_invalid_bytes},
         {"errors name file:line", test_parse_errors},
         {"point and standard folders", test_point_folder},

@@ -345,13 +345,13 @@ static void test_heterogeneous_ti(void)
     CU_ASSERT_EQUAL(row_found.n_pixels, (int)nin);
     CU_ASSERT(fabs(row_found.mean - row_true.mean) < 5 * row_found.sd / sqrt((double)nin));
     CU_ASSERT(row_found.p05 <= row_found.p50 && row_found.p50 <= row_found.p95);
-    printf("    region truth TiO2 < 3.9: %d px, Ti found %.4f +- %.4f (true mean %.4f)\n", row_found.n_pixels,
+    printf("    region (true Ti < 3.9 wt%%): %d px, Ti found %.4f +- %.4f (true mean %.4f)\n", row_found.n_pixels,
            row_found.mean, row_found.sd, row_true.mean);
 
     /* the PNG of the map: valid, larger than the map (colour bar, scale bar) */
     char path[512];
     snprintf(path, sizeof path, "%s/ti.png", kr_test_tmpdir());
-    kr_png_map_opts po = {"wt%", NAN, NAN, 0.20};
+    kr_png_map_opts po = {"wt%", NAN, NAN, 0.20, NULL};
     CU_ASSERT_EQUAL(kr_png_write_map(path, q.mass_pct[ti], ny, nx, &po), KR_OK);
     png_image img;
     memset(&img, 0, sizeof img);

@@ -6,6 +6,7 @@
 #include "map_read.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -146,6 +147,42 @@ static void write_file(const char *path, const void *data, size_t n)
     fclose(f);
 }
 
+/* 32-bit maps: int32 and float32, both byte orders, are told apart by plausibility and smoothness. */
+static void test_bin32_detection(void)
+{
+    char p[512];
+    const long nx = 50, ny = 40;
+    size_t n = (size_t)(nx * ny);
+    unsigned char *b = malloc(n * 4);
+    float *v = malloc(sizeof(float) * n);
+    for (int type = 0; type < 2; type++)
+        for (int big = 0; big < 2; big++) {
+            for (size_t i = 0; i < n; i++) {
+                double val = 150 + 60 * sin((double)i / 37.0) + (double)(i % 7); /* smooth counts, integers */
+                uint32_t u;
+                if (type == 0) {
+                    int32_t iv = (int32_t)val;
+                    memcpy(&u, &iv, 4);
+                } else {
+                    float fv = (float)(val + 0.25);
+                    memcpy(&u, &fv, 4);
+                }
+                for (int k = 0; k < 4; k++) b[i * 4 + (size_t)k] = (unsigned char)(u >> (big ? 24 - 8 * k : 8 * k));
+            }
+            snprintf(p, sizeof p, "%s/m32_%d_%d.map", kr_test_tmpdir(), type, big);
+            FILE *f = fopen(p, "wb");
+            fwrite(b, 4, n, f);
+            fclose(f);
+            kr_mapbin_info info;
+            CU_ASSERT_EQUAL_FATAL(kr_map_read_bin(p, nx, ny, KR_MAPBIN_AUTO, KR_ORDER_AUTO, NAN, v, &info), KR_OK);
+            CU_ASSERT_EQUAL(info.type, type == 0 ? KR_MAPBIN_I32 : KR_MAPBIN_F32);
+            CU_ASSERT_EQUAL(info.order, big ? KR_ORDER_BIG : KR_ORDER_LITTLE);
+            CU_ASSERT_DOUBLE_EQUAL(v[0], type == 0 ? 150 : 150.25, 1e-6);
+        }
+    free(b);
+    free(v);
+}
+
 static void test_bad_inputs(void)
 {
     char p[512];
@@ -217,6 +254,7 @@ int main(void)
         {"cnd key/value data003", test_cnd_data003},
         {"cnd key/value others", test_cnd_others},
         {"cnd JXA-8800 0.cnd + 7.map", test_cnd_jxa8800_and_map},
+        {"32-bit int/float and byte order detection", test_bin32_detection},
         {"bad map inputs", test_bad_inputs},
         {NULL, NULL},
     };

@@ -221,6 +221,20 @@ static void test_bad_inputs(void)
     expect_fail(dir, "maps/trunc.map", "trunc.map");
     /* missing element map */
     expect_fail(dir, "maps/absent.csv", "absent.csv");
+    /* an unknown key in a map entry: named with its file and line */
+    char yaml[2048], h5[512];
+    snprintf(yaml, sizeof yaml, YAML_FMT, "maps/t_Ti.csv");
+    char *at = strstr(yaml, "        fixed:");
+    memcpy(at, "        fixd: ", 14);
+    snprintf(h5, sizeof h5, "%s/bad.h5", dir);
+    kr_err_clear();
+    CU_ASSERT_NOT_EQUAL(run_yaml(dir, yaml, h5), KR_OK);
+    char msg[2048];
+    kr_err_format(msg, sizeof msg);
+    CU_ASSERT_PTR_NOT_NULL(strstr(msg, "run.yaml:7"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(msg, "fixd"));
+    CU_ASSERT_NOT_EQUAL(access(h5, F_OK), 0);
+    kr_err_clear();
 }
 
 /* The real JXA-8800 export: 0.cnd (Shift-JIS) + 7.map (Si, 920 x 1000, 16-bit big-endian). */

@@ -5,6 +5,14 @@ cmake_policy(SET CMP0009 NEW)
 # KREEP_CALIB_FILES at pipeline/CMakeLists.txt:4 (file)
 file(GLOB NEW_GLOB LIST_DIRECTORIES true "/work/main/calib/*.csv")
 set(OLD_GLOB
+  "/work/main/calib/atomic_weights.csv"
+  "/work/main/calib/epma_constants.csv"
+  "/work/main/calib/epma_duncumb_reed.csv"
+  "/work/main/calib/epma_heinrich86_mac.csv"
+  "/work/main/calib/epma_oxides.csv"
+  "/work/main/calib/sims_constants.csv"
+  "/work/main/calib/sims_reference_materials.csv"
+  "/work/main/calib/sims_stacey_kramers.csv"
   )
 if(NOT "${NEW_GLOB}" STREQUAL "${OLD_GLOB}")
   message("-- GLOB mismatch!")
@@ -24,9 +32,19 @@ endif()
 file(GLOB NEW_GLOB LIST_DIRECTORIES true "/work/main/pipeline/*.c")
 set(OLD_GLOB
   "/work/main/pipeline/calib.c"
+  "/work/main/pipeline/cmd_config.c"
+  "/work/main/pipeline/cmd_inspect.c"
+  "/work/main/pipeline/cmd_run.c"
+  "/work/main/pipeline/config.c"
   "/work/main/pipeline/error.c"
+  "/work/main/pipeline/hash.c"
+  "/work/main/pipeline/log.c"
   "/work/main/pipeline/main.c"
+  "/work/main/pipeline/product.c"
+  "/work/main/pipeline/provenance.c"
+  "/work/main/pipeline/run.c"
   "/work/main/pipeline/text.c"
+  "/work/main/pipeline/yaml_tree.c"
   )
 if(NOT "${NEW_GLOB}" STREQUAL "${OLD_GLOB}")
   message("-- GLOB mismatch!")
@@ -36,6 +54,9 @@ endif()
 # KR_APP_SRC at pipeline/CMakeLists.txt:20 (file)
 file(GLOB NEW_GLOB LIST_DIRECTORIES true "/work/main/pipeline/cmd_*.c")
 set(OLD_GLOB
+  "/work/main/pipeline/cmd_config.c"
+  "/work/main/pipeline/cmd_inspect.c"
+  "/work/main/pipeline/cmd_run.c"
   )
 if(NOT "${NEW_GLOB}" STREQUAL "${OLD_GLOB}")
   message("-- GLOB mismatch!")
@@ -55,6 +76,23 @@ endif()
 # KR_epma_SRC at stages/epma/CMakeLists.txt:1 (file)
 file(GLOB NEW_GLOB LIST_DIRECTORIES true "/work/main/stages/epma/*.c")
 set(OLD_GLOB
+  "/work/main/stages/epma/atomic.c"
+  "/work/main/stages/epma/cmd_zaf.c"
+  "/work/main/stages/epma/counts.c"
+  "/work/main/stages/epma/generic_csv.c"
+  "/work/main/stages/epma/jeol.c"
+  "/work/main/stages/epma/jeol_points.c"
+  "/work/main/stages/epma/mac.c"
+  "/work/main/stages/epma/map_quant.c"
+  "/work/main/stages/epma/map_read.c"
+  "/work/main/stages/epma/map_run.c"
+  "/work/main/stages/epma/map_stats.c"
+  "/work/main/stages/epma/map_synth.c"
+  "/work/main/stages/epma/matrix.c"
+  "/work/main/stages/epma/png_map.c"
+  "/work/main/stages/epma/points.c"
+  "/work/main/stages/epma/points_input.c"
+  "/work/main/stages/epma/stage_epma.c"
   )
 if(NOT "${NEW_GLOB}" STREQUAL "${OLD_GLOB}")
   message("-- GLOB mismatch!")
@@ -70,8 +108,8 @@ if(NOT "${NEW_GLOB}" STREQUAL "${OLD_GLOB}")
   file(TOUCH_NOCREATE "/work/main/build/CMakeFiles/cmake.verify_globs")
 endif()
 
-# KR_sims_SRC at stages/sims/CMakeLists.txt:1 (file)
-file(GLOB NEW_GLOB LIST_DIRECTORIES true "/work/main/stages/sims/*.c")
+# KR_qa_SRC at stages/qa/CMakeLists.txt:1 (file)
+file(GLOB NEW_GLOB LIST_DIRECTORIES true "/work/main/stages/qa/*.c")
 set(OLD_GLOB
   )
 if(NOT "${NEW_GLOB}" STREQUAL "${OLD_GLOB}")
@@ -79,9 +117,29 @@ if(NOT "${NEW_GLOB}" STREQUAL "${OLD_GLOB}")
   file(TOUCH_NOCREATE "/work/main/build/CMakeFiles/cmake.verify_globs")
 endif()
 
-# KR_E2E at tests/CMakeLists.txt:13 (file)
+# KR_sims_SRC at stages/sims/CMakeLists.txt:1 (file)
+file(GLOB NEW_GLOB LIST_DIRECTORIES true "/work/main/stages/sims/*.c")
+set(OLD_GLOB
+  "/work/main/stages/sims/asc.c"
+  "/work/main/stages/sims/cmd_isochron.c"
+  "/work/main/stages/sims/cmd_wmean.c"
+  "/work/main/stages/sims/pbpb.c"
+  "/work/main/stages/sims/ratio_io.c"
+  "/work/main/stages/sims/reduce.c"
+  "/work/main/stages/sims/sims_stage.c"
+  "/work/main/stages/sims/stats.c"
+  )
+if(NOT "${NEW_GLOB}" STREQUAL "${OLD_GLOB}")
+  message("-- GLOB mismatch!")
+  file(TOUCH_NOCREATE "/work/main/build/CMakeFiles/cmake.verify_globs")
+endif()
+
+# KR_E2E at tests/CMakeLists.txt:15 (file)
 file(GLOB NEW_GLOB LIST_DIRECTORIES true "/work/main/tests/e2e/*.sh")
 set(OLD_GLOB
+  "/work/main/tests/e2e/engine_bad_inputs.sh"
+  "/work/main/tests/e2e/engine_run.sh"
+  "/work/main/tests/e2e/epma_bad_inputs.sh"
   )
 if(NOT "${NEW_GLOB}" STREQUAL "${OLD_GLOB}")
   message("-- GLOB mismatch!")
@@ -91,6 +149,22 @@ endif()
 # KR_TEST_SRC at tests/CMakeLists.txt:2 (file)
 file(GLOB NEW_GLOB LIST_DIRECTORIES true "/work/main/tests/test_*.c")
 set(OLD_GLOB
+  "/work/main/tests/test_epma_counts.c"
+  "/work/main/tests/test_epma_jeol.c"
+  "/work/main/tests/test_epma_maps_quant.c"
+  "/work/main/tests/test_epma_maps_read.c"
+  "/work/main/tests/test_epma_maps_run.c"
+  "/work/main/tests/test_epma_matrix.c"
+  "/work/main/tests/test_epma_points.c"
+  "/work/main/tests/test_epma_stage.c"
+  "/work/main/tests/test_pipeline_config.c"
+  "/work/main/tests/test_pipeline_product.c"
+  "/work/main/tests/test_pipeline_run.c"
+  "/work/main/tests/test_sims_asc.c"
+  "/work/main/tests/test_sims_commands.c"
+  "/work/main/tests/test_sims_numerics.c"
+  "/work/main/tests/test_sims_reduce.c"
+  "/work/main/tests/test_sims_session.c"
   )
 if(NOT "${NEW_GLOB}" STREQUAL "${OLD_GLOB}")
   message("-- GLOB mismatch!")

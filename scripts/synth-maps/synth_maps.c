@@ -363,7 +363,7 @@ int main(int argc, char **argv)
                    "       oxide: %s, background: {cps_na: %g}}\n",
                 rows[r].element, rows[r].line, name, rows[r].element, strcmp(format, "csv") ? "map" : "csv",
                 rows[r].dead_time_us, rows[r].standard, rows[r].std_cps_na, rows[r].oxide, rows[r].bg_cps_na);
-    fprintf(f, "  regions:\n    - {name: glass, where: [\"total >= 95\", \"total <= 103\"%s]}\n"
+    fprintf(f, "  regions:\n    - {name: glass, where: [\"total >= 90\", \"total <= 110\"%s]}\n"
                "    - {name: whole_map, where: []}\n  png: [TiO2_wt, total_wt]\n",
             ti_only ? "" : ", \"SiO2 < 34\", \"MgO < 10\"");
     fclose(f);

@@ -87,6 +87,11 @@ static void parse_old_line(char *line, long lineno, kr_jeol_entry *e)
         if (p == tok || !is_number_token(tok, (size_t)(p - tok))) break;
         vend = p;
     }
+    if (vend == line) { /* a line without a value: all of it is the description */
+        e->value = line + strlen(line);
+        e->key = kr_trim(line);
+        return;
+    }
     char *desc = vend;
     if (*desc) *desc++ = '\0';
     e->value = kr_trim(line);

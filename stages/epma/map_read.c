@@ -332,9 +332,11 @@ static double decode(const unsigned char *b, kr_mapbin_type type, int big)
     }
 }
 
-/* Roughness of a decoding: mean |difference| between horizontal neighbours relative to the mean level,
- * plus a penalty for non-finite values. The right byte order gives a smooth image; the wrong one
- * scrambles the high and low bytes (a value of 1 becomes 256 or 16777216). */
+/* Score of a decoding (lower is more plausible): a heavy penalty for implausible values (non-finite,
+ * above 1e8, or non-zero magnitudes below 1e-6: integers read as float32 denormals, floats read as
+ * integers), then the magnitude (log10 of the mean |value|: the wrong byte order turns 1 into 256 or
+ * 16777216 and spreads counts over the whole range), then the roughness (mean |difference| between
+ * horizontal neighbours relative to the mean level) as a tie-breaker. */
 static double roughness(const unsigned char *buf, size_t n, int bpp, kr_mapbin_type type, int big)
 {
     size_t step = n > 200000 ? n / 200000 : 1;
@@ -342,7 +344,9 @@ static double roughness(const unsigned char *buf, size_t n, int bpp, kr_mapbin_t
     size_t cnt = 0, bad = 0;
     for (size_t i = 0; i + 1 < n; i += step) {
         double a = decode(buf + i * (size_t)bpp, type, big), b = decode(buf + (i + 1) * (size_t)bpp, type, big);
-        if (!isfinite(a) || !isfinite(b) || fabs(a) > 1e12) {
+        int ok_a = isfinite(a) && fabs(a) <= 1e8 && (a == 0 || fabs(a) >= 1e-6);
+        int ok_b = isfinite(b) && fabs(b) <= 1e8 && (b == 0 || fabs(b) >= 1e-6);
+        if (!ok_a || !ok_b) {
             bad++;
             continue;
         }
@@ -350,8 +354,9 @@ static double roughness(const unsigned char *buf, size_t n, int bpp, kr_mapbin_t
         sum_v += fabs(a);
         cnt++;
     }
-    if (cnt == 0) return INFINITY;
-    return (sum_d + 1.0) / (sum_v + 1.0) + (double)bad / (double)(cnt + bad) * 1e3 + log1p(sum_v / (double)cnt) * 1e-3;
+    if (cnt == 0) return 1e9;
+    return (double)bad / (double)(cnt + bad) * 1e3 + log10(1.0 + sum_v / (double)cnt) +
+           0.1 * (sum_d + 1.0) / (sum_v + 1.0);
 }
 
 static const char *type_name(kr_mapbin_type t)
@@ -444,8 +449,8 @@ int kr_map_read_bin(const char *path, long nx, long ny, kr_mapbin_type type, kr_
                     seen_max[0], nseen > 1 ? ", " : "", nseen > 1 ? seen_max[1] : NAN);
         goto cleanup;
     }
-    if (!isfinite(best)) {
-        rc = kr_err(KR_EINPUT, "%s: no decoding as %d-byte samples gives finite values", path, bpp);
+    if (!isfinite(best) || best >= 1e9) {
+        rc = kr_err(KR_EINPUT, "%s: no decoding as %d-byte samples gives plausible values", path, bpp);
         goto cleanup;
     }
     double vmin = INFINITY, vmax = -INFINITY, sum = 0;

@@ -14,21 +14,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
-static const kr_param MAPS_PARAMS[] = {
-    {"epma.maps.inputs", KR_PT_NODE, NULL, "", 1, 0, NULL,
-     "list of JEOL map exports to quantify (name, cnd, elements, fixed, spots, regions, png)"},
-    {"epma.maps.model", KR_PT_CHOICE, "xpp", "", 1, 0, "xpp|pap|zaf", "matrix correction of every pixel"},
-    {"epma.maps.mac", KR_PT_CHOICE, "heinrich86", "", 1, 0, "heinrich86|xraylib", "mass absorption coefficients"},
-    {"epma.maps.fluorescence", KR_PT_BOOL, "true", "", 1, 0, NULL, "characteristic fluorescence correction (Reed 1965)"},
-    {"epma.maps.tol_rel", KR_PT_DOUBLE, "1e-6", "", 1e-12, 1e-2, NULL,
-     "iteration stops when every relative change of a pixel's composition is below this"},
-    {"epma.maps.max_iter", KR_PT_INT, "100", "", 1, 1000, NULL, "iterations per pixel before it is marked failed (NaN)"},
-    {"epma.maps.takeoff_deg", KR_PT_DOUBLE, "40", "deg", 1, 90, NULL, "spectrometer take-off angle (JEOL JXA: 40)"},
-    {"epma.maps.threads", KR_PT_INT, "2", "", 1, 16, NULL, "threads sharing the pixels (each with its own workspace)"},
-    {"epma.maps.dead_time_form", KR_PT_CHOICE, "nonparalyzable", "", 1, 0, "nonparalyzable|log",
-     "dead-time correction of each pixel's rates"},
-    {"epma.maps.png", KR_PT_BOOL, "true", "", 1, 0, NULL, "render a PNG per quantified map and per region mask"},
-};
+static const kr_param MAPS_PARAMS[] = {KR_EPMA_MAPS_PARAM_ROWS};
 
 const kr_param *kr_epma_maps_params(size_t *n)
 {
@@ -56,8 +42,8 @@ int kr_maps_opts_from_config(const kr_config *cfg, kr_maps_opts *o)
     if (s && kr_epma_model_parse(s, &o->model)) return kr_err(KR_EINPUT, "epma.maps.model: unknown model \"%s\"", s);
     s = kr_config_string(cfg, "epma.maps.mac");
     if (s && kr_mac_source_parse(s, &o->mac)) return kr_err(KR_EINPUT, "epma.maps.mac: unknown source \"%s\"", s);
-    s = kr_config_string(cfg, "epma.maps.dead_time_form");
-    if (s && kr_deadtime_form_parse(s, &o->dt_form)) return kr_err(KR_EINPUT, "epma.maps.dead_time_form: \"%s\"", s);
+    s = kr_config_string(cfg, "epma.maps.dead_time");
+    if (s && kr_deadtime_form_parse(s, &o->dt_form)) return kr_err(KR_EINPUT, "epma.maps.dead_time: \"%s\"", s);
     o->fluorescence = kr_config_bool(cfg, "epma.maps.fluorescence");
     o->tol_rel = kr_config_double(cfg, "epma.maps.tol_rel");
     o->max_iter = (int)kr_config_long(cfg, "epma.maps.max_iter");
@@ -501,6 +487,14 @@ int kr_map_job_run(const kr_map_job *job, const kr_atomic *at, const kr_maps_opt
         double declared_max = ch >= 0 ? cnd.chan[ch].max_value : NAN;
         if (cnd.style == KR_CND_KEYVALUE && cnd.nchan != 1) declared_max = NAN;
         if (!(counts[i] = malloc(sizeof(float) * npx))) goto nomem;
+        const char *dot = strrchr(e->file, '.');
+        int is_csv = dot && (kr_streq_ci(dot, ".csv") || kr_streq_ci(dot, ".txt"));
+        if (!is_csv && cnd.data_bytes && file_size(e->file) != npx * (size_t)cnd.data_bytes && file_size(e->file) > 0) {
+            rc = kr_err(KR_EINPUT, "map %s: %s has %zu bytes but %s declares %d-byte pixels (%zu x %d = %zu bytes)",
+                        job->name, e->file, file_size(e->file), job->cnd, cnd.data_bytes, npx, cnd.data_bytes,
+                        npx * (size_t)cnd.data_bytes);
+            goto cleanup;
+        }
         if ((rc = kr_map_read_any(e->file, cnd.nx, cnd.ny, declared_max, counts[i]))) {
             kr_err(rc, "map %s: element %s", job->name, e->element);
             goto cleanup;
@@ -612,6 +606,18 @@ int kr_map_job_run(const kr_map_job *job, const kr_atomic *at, const kr_maps_opt
         kr_map_axes(&cnd, x_um, y_um);
         /* the count arrays are no longer needed after the solve: write them, then reuse nothing else */
         if (!(scratch = malloc(sizeof(double) * npx))) goto nomem;
+        /* the NXdata group's `signal` is the first map written: the first png quantity (e.g. TiO2_wt),
+         * else the first mapped element's oxide */
+        char primary[48] = "";
+        for (int l = 0; l < nl && !primary[0]; l++) {
+            char qn[48];
+            snprintf(qn, sizeof qn, "%s_wt", layers[l].name);
+            if (layers[l].v != total && (job->npng ? !strcmp(job->png[0], qn) : layers[l].scale != 1.0)) {
+                snprintf(primary, sizeof primary, "%s", qn);
+                if ((rc = write_signal(out, group, qn, "wt%", layers[l].v, layers[l].scale, scratch, ny, nx, y_um, x_um)))
+                    goto cleanup;
+            }
+        }
         for (int i = 0; i < setup.n; i++) {
             const char *sym = at->symbol[setup.el[i].z];
             char sig[48];
@@ -623,11 +629,13 @@ int kr_map_job_run(const kr_map_job *job, const kr_atomic *at, const kr_maps_opt
             }
             if (q.mass_pct[i]) {
                 snprintf(sig, sizeof sig, "%s_wt", sym);
-                if ((rc = write_signal(out, group, sig, "wt%", q.mass_pct[i], 1.0, scratch, ny, nx, y_um, x_um))) goto cleanup;
+                if (strcmp(sig, primary) &&
+                    (rc = write_signal(out, group, sig, "wt%", q.mass_pct[i], 1.0, scratch, ny, nx, y_um, x_um)))
+                    goto cleanup;
                 if (oxi[i].cations > 0) {
                     snprintf(sig, sizeof sig, "%s_wt", oxi[i].oxide);
-                    if ((rc = write_signal(out, group, sig, "wt%", q.mass_pct[i], oxi[i].oxide_factor, scratch, ny, nx,
-                                           y_um, x_um)))
+                    if (strcmp(sig, primary) && (rc = write_signal(out, group, sig, "wt%", q.mass_pct[i], oxi[i].oxide_factor,
+                                                                   scratch, ny, nx, y_um, x_um)))
                         goto cleanup;
                     char dpath[200];
                     snprintf(dpath, sizeof dpath, "/%s/%s", group, sig);
@@ -656,6 +664,16 @@ int kr_map_job_run(const kr_map_job *job, const kr_atomic *at, const kr_maps_opt
 
     double t2 = now_s();
     sum.write_s = t2 - t1;
+    /* the first region (e.g. the clean glass) sets the colour range of the images */
+    unsigned char *range_mask = NULL;
+    if (job->nrules > 0) {
+        if (!(mask = malloc(npx))) goto nomem;
+        if ((rc = kr_map_mask(&job->rules[0], layers, nl, npx, mask, NULL))) {
+            kr_err(rc, "map %s", job->name);
+            goto cleanup;
+        }
+        range_mask = mask;
+    }
     /* PNG images */
     if (png_dir && opts->png) {
         for (int l = 0; l < nl; l++) {
@@ -670,14 +688,14 @@ int kr_map_job_run(const kr_map_job *job, const kr_atomic *at, const kr_maps_opt
             for (size_t p = 0; p < npx; p++) scratch_f[p] = (float)((double)layers[l].v[p] * layers[l].scale);
             char path[KR_MAP_PATH + 128];
             snprintf(path, sizeof path, "%s/%s_%s_wt.png", png_dir, job->name, layers[l].name);
-            kr_png_map_opts po = {"wt%", NAN, NAN, px_um};
+            kr_png_map_opts po = {"wt%", NAN, NAN, px_um, range_mask};
             if ((rc = kr_png_write_map(path, scratch_f, ny, nx, &po))) goto cleanup;
         }
     }
 
     /* regions: masks and statistics */
     if (job->nrules > 0) {
-        if (!(mask = malloc(npx)) || (!scratch_f && !(scratch_f = malloc(sizeof(float) * npx)))) goto nomem;
+        if (!scratch_f && !(scratch_f = malloc(sizeof(float) * npx))) goto nomem;
         size_t need = *nrows + (size_t)job->nrules * (size_t)nl_stats;
         kr_map_region_row *r = realloc(*rows, need * sizeof *r);
         if (!r) goto nomem;
@@ -738,13 +756,28 @@ int kr_epma_maps_run(const kr_config *cfg, const kr_node *inputs, const char *pn
     kr_map_job *job = malloc(sizeof *job);
     kr_map_region_row *rows = NULL;
     size_t nrows = 0;
-    char *base = NULL;
+    char *base = NULL, *png_cfg = NULL;
     if (!at || !job) {
         rc = kr_err(KR_ENOMEM, "out of memory");
         goto cleanup;
     }
     if ((rc = kr_atomic_load(at))) goto cleanup;
     base = kr_config_resolve_path(cfg, ".");
+    if (!png_dir && kr_config_string(cfg, "epma.maps.png_dir")) {
+        png_cfg = kr_config_resolve_path(cfg, kr_config_string(cfg, "epma.maps.png_dir"));
+        png_dir = png_cfg;
+    } else if (!png_dir && out) { /* default: a folder beside the product, "<product stem>_png" */
+        const char *final = kr_product_path(out);
+        size_t n = strlen(final);
+        if (n > 3 && !strcmp(final + n - 3, ".h5")) n -= 3;
+        png_cfg = malloc(n + 5);
+        if (!png_cfg) {
+            rc = kr_err(KR_ENOMEM, "out of memory");
+            goto cleanup;
+        }
+        snprintf(png_cfg, n + 5, "%.*s_png", (int)n, final);
+        png_dir = png_cfg;
+    }
     if (png_dir && opts.png) mkdir(png_dir, 0777); /* an existing folder is fine; a failure shows at the write */
     for (size_t i = 0; i < kr_node_len(inputs); i++) {
         if ((rc = kr_map_job_from_node(kr_node_item(inputs, i), base, job))) goto cleanup;
@@ -760,6 +793,7 @@ int kr_epma_maps_run(const kr_config *cfg, const kr_node *inputs, const char *pn
     if (nrows && (rc = kr_product_write_table(out, "epma/map_regions", kr_map_region_table(), rows, nrows))) goto cleanup;
 cleanup:
     free(base);
+    free(png_cfg);
     free(rows);
     free(job);
     free(at);

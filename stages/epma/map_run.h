@@ -41,7 +41,29 @@
 
 #include <stddef.h>
 
-/* The epma.maps.* parameter table (include it in the EPMA stage's table). */
+/* The epma.maps.* parameters as initializer rows, for the EPMA stage's static table (stage_epma.c puts
+ * KR_EPMA_MAPS_PARAM_ROWS inside its kr_param array); kr_epma_maps_params returns the same rows. */
+#define KR_EPMA_MAPS_PARAM_ROWS                                                                                   \
+    {"epma.maps.inputs", KR_PT_NODE, NULL, "", 1, 0, NULL,                                                        \
+     "list of JEOL map exports to quantify (name, cnd, elements, fixed, spots, regions, png)"},                  \
+    {"epma.maps.model", KR_PT_CHOICE, "xpp", "", 1, 0, "xpp|pap|zaf", "matrix correction of every map pixel"},  \
+    {"epma.maps.mac", KR_PT_CHOICE, "heinrich86", "", 1, 0, "heinrich86|xraylib",                                \
+     "mass absorption coefficients of the map correction"},                                                       \
+    {"epma.maps.fluorescence", KR_PT_BOOL, "true", "", 1, 0, NULL,                                               \
+     "characteristic fluorescence correction of the maps (Reed 1965)"},                                           \
+    {"epma.maps.tol_rel", KR_PT_DOUBLE, "1e-6", "", 1e-12, 1e-2, NULL,                                           \
+     "a pixel's iteration stops when every relative change of its composition is below this"},                   \
+    {"epma.maps.max_iter", KR_PT_INT, "100", "", 1, 1000, NULL,                                                  \
+     "iterations per pixel before the pixel is marked failed (NaN)"},                                             \
+    {"epma.maps.takeoff_deg", KR_PT_DOUBLE, "40", "deg", 1, 90, NULL, "spectrometer take-off angle (JXA: 40)"},  \
+    {"epma.maps.threads", KR_PT_INT, "2", "", 1, 16, NULL,                                                       \
+     "threads sharing the map's rows (each with its own workspace)"},                                             \
+    {"epma.maps.dead_time", KR_PT_CHOICE, "nonparalyzable", "", 1, 0, "nonparalyzable|logarithmic",             \
+     "dead-time correction of each pixel's rates"},                                                               \
+    {"epma.maps.png", KR_PT_BOOL, "true", "", 1, 0, NULL, "render a PNG per quantified map and per region mask"}, \
+    {"epma.maps.png_dir", KR_PT_STRING, NULL, "", 1, 0, NULL,                                                     \
+     "folder for the PNGs, relative to run.yaml (unset: <product stem>_png/ beside the product)"}
+
 const kr_param *kr_epma_maps_params(size_t *n);
 
 typedef struct {
@@ -134,7 +156,8 @@ int kr_map_job_run(const kr_map_job *job, const kr_atomic *at, const kr_maps_opt
                    kr_product *out, kr_map_region_row **rows, size_t *nrows, kr_map_summary *summary);
 
 /* The EPMA stage's entry point: every map of `inputs` (the epma.maps.inputs node; NULL or empty: nothing
- * to do), then the /epma/map_regions table. png_dir: folder for the PNGs (NULL: none). */
+ * to do), then the /epma/map_regions table. png_dir: folder for the PNGs; NULL: epma.maps.png_dir when
+ * set (relative to run.yaml), else no PNGs. */
 int kr_epma_maps_run(const kr_config *cfg, const kr_node *inputs, const char *png_dir, kr_product *out);
 
 #endif

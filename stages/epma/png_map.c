@@ -173,7 +173,7 @@ static layout make_layout(size_t ny, size_t nx, long label_w, canvas *cv, int wi
     L.bar_w = with_bar ? 20 : 0;
     L.bar_x = L.map_x + (long)nx * L.scale + 15;
     L.scale_y = L.map_y + (long)ny * L.scale + 12;
-    long right = with_bar ? L.bar_x + L.bar_w + 6 + label_w + m : L.map_x + (long)nx * L.scale + m;
+    long right = with_bar ? L.bar_x + L.bar_w + 8 + label_w + m : L.map_x + (long)nx * L.scale + m;
     cv->w = (size_t)right;
     cv->h = (size_t)(L.scale_y + 5 + 4 + 7 * L.font + m);
     return L;
@@ -209,7 +209,7 @@ int kr_png_write_map(const char *path, const float *values, size_t ny, size_t nx
             goto cleanup;
         }
         for (size_t i = 0; i < n; i++)
-            if (isfinite(values[i])) sorted[nf++] = values[i];
+            if (isfinite(values[i]) && (!o->range_mask || o->range_mask[i])) sorted[nf++] = values[i];
         if (nf) {
             qsort(sorted, nf, sizeof(float), cmp_float);
             if (!isfinite(vmin)) vmin = sorted[(size_t)(0.01 * (double)(nf - 1))];
@@ -262,7 +262,7 @@ int kr_png_write_map(const char *path, const float *values, size_t ny, size_t nx
         rect(&cv, L.bar_x + L.bar_w, ty, 4, 1, black);
         long ly = ty - 7 * L.font / 2;
         if (ly < L.map_y - 2) ly = L.map_y - 2;
-        text(&cv, L.bar_x + L.bar_w + 6, ly, labels[i], (int)L.font, black);
+        text(&cv, L.bar_x + L.bar_w + 8, ly, labels[i], (int)L.font, black);
     }
     if (o->units) text(&cv, L.bar_x, 10, o->units, (int)L.font, black);
     scale_bar(&cv, &L, nx, o->pixel_um);

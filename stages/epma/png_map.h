@@ -9,6 +9,7 @@ typedef struct {
     const char *units; /* colour-bar label, e.g. "wt%" (characters outside the font are skipped) */
     double vmin, vmax; /* colour range; NaN: the 1st and 99th percentiles of the finite values */
     double pixel_um;   /* pixel size for the scale bar (<= 0 or NaN: no scale bar) */
+    const unsigned char *range_mask; /* non-NULL: the percentiles use only these pixels (e.g. the glass) */
 } kr_png_map_opts;
 
 /* Write values (ny x nx, row-major, rows = y; NaN drawn grey) as an RGB PNG at `path`.

@@ -305,14 +305,17 @@ int kr_asc_read(const char *path, kr_asc *out)
             continue;
         }
         if (starts(s, "SAMPLE NAME:")) {
-            char *f[4];
+            char *f[MAX_FIELDS]; /* split_tabs fills up to MAX_FIELDS (was 4: overflow found by fuzz_sims_asc) */
             int nf = split_tabs(s, f);
             if (nf >= 2) snprintf(out->sample_name, sizeof out->sample_name, "%s", f[1]);
         } else if (starts(s, "ACQUISITION PARAMETERS:")) {
-            rc = parse_species(out, &it, s);
+            /* a repeated section is an error, not a silent replacement (found by fuzz_sims_asc) */
+            rc = saw_acq ? kr_err_at(KR_EINPUT, path, it.lineno, "ACQUISITION PARAMETERS appears twice")
+                         : parse_species(out, &it, s);
             saw_acq = 1;
         } else if (starts(s, "DETECTOR PARAMETERS:")) {
-            rc = parse_detectors(out, &it);
+            rc = saw_det ? kr_err_at(KR_EINPUT, path, it.lineno, "DETECTOR PARAMETERS appears twice")
+                         : parse_detectors(out, &it);
             saw_det = 1;
         } else if (starts(s, "RAW DATA:")) {
             rc = parse_raw(out, &it, nlines);

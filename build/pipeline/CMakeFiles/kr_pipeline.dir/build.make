@@ -69,9 +69,17 @@ include pipeline/CMakeFiles/kr_pipeline.dir/progress.make
 # Include the compile flags for this target's objects.
 include pipeline/CMakeFiles/kr_pipeline.dir/flags.make
 
+pipeline/calib_embedded.c: /work/main/calib/atomic_weights.csv
+pipeline/calib_embedded.c: /work/main/calib/epma_constants.csv
+pipeline/calib_embedded.c: /work/main/calib/epma_duncumb_reed.csv
+pipeline/calib_embedded.c: /work/main/calib/epma_heinrich86_mac.csv
+pipeline/calib_embedded.c: /work/main/calib/epma_oxides.csv
+pipeline/calib_embedded.c: /work/main/calib/sims_constants.csv
+pipeline/calib_embedded.c: /work/main/calib/sims_reference_materials.csv
+pipeline/calib_embedded.c: /work/main/calib/sims_stacey_kramers.csv
 pipeline/calib_embedded.c: /work/main/cmake/embed.cmake
 	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --blue --bold --progress-dir=/work/main/build/CMakeFiles --progress-num=$(CMAKE_PROGRESS_1) "Embedding calib/"
-	cd /work/main/build/pipeline && /usr/bin/cmake -DOUT=/work/main/build/pipeline/calib_embedded.c -DFILES= -P /work/main/cmake/embed.cmake
+	cd /work/main/build/pipeline && /usr/bin/cmake -DOUT=/work/main/build/pipeline/calib_embedded.c "-DFILES=/work/main/calib/atomic_weights.csv;/work/main/calib/epma_constants.csv;/work/main/calib/epma_duncumb_reed.csv;/work/main/calib/epma_heinrich86_mac.csv;/work/main/calib/epma_oxides.csv;/work/main/calib/sims_constants.csv;/work/main/calib/sims_reference_materials.csv;/work/main/calib/sims_stacey_kramers.csv" -P /work/main/cmake/embed.cmake
 
 pipeline/CMakeFiles/kr_pipeline.dir/calib.c.o: pipeline/CMakeFiles/kr_pipeline.dir/flags.make
 pipeline/CMakeFiles/kr_pipeline.dir/calib.c.o: /work/main/pipeline/calib.c
@@ -87,10 +95,24 @@ pipeline/CMakeFiles/kr_pipeline.dir/calib.c.s: cmake_force
 	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green "Compiling C source to assembly CMakeFiles/kr_pipeline.dir/calib.c.s"
 	cd /work/main/build/pipeline && /usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -S /work/main/pipeline/calib.c -o CMakeFiles/kr_pipeline.dir/calib.c.s
 
+pipeline/CMakeFiles/kr_pipeline.dir/config.c.o: pipeline/CMakeFiles/kr_pipeline.dir/flags.make
+pipeline/CMakeFiles/kr_pipeline.dir/config.c.o: /work/main/pipeline/config.c
+pipeline/CMakeFiles/kr_pipeline.dir/config.c.o: pipeline/CMakeFiles/kr_pipeline.dir/compiler_depend.ts
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/build/CMakeFiles --progress-num=$(CMAKE_PROGRESS_3) "Building C object pipeline/CMakeFiles/kr_pipeline.dir/config.c.o"
+	cd /work/main/build/pipeline && /usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -MD -MT pipeline/CMakeFiles/kr_pipeline.dir/config.c.o -MF CMakeFiles/kr_pipeline.dir/config.c.o.d -o CMakeFiles/kr_pipeline.dir/config.c.o -c /work/main/pipeline/config.c
+
+pipeline/CMakeFiles/kr_pipeline.dir/config.c.i: cmake_force
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green "Preprocessing C source to CMakeFiles/kr_pipeline.dir/config.c.i"
+	cd /work/main/build/pipeline && /usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -E /work/main/pipeline/config.c > CMakeFiles/kr_pipeline.dir/config.c.i
+
+pipeline/CMakeFiles/kr_pipeline.dir/config.c.s: cmake_force
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green "Compiling C source to assembly CMakeFiles/kr_pipeline.dir/config.c.s"
+	cd /work/main/build/pipeline && /usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -S /work/main/pipeline/config.c -o CMakeFiles/kr_pipeline.dir/config.c.s
+
 pipeline/CMakeFiles/kr_pipeline.dir/error.c.o: pipeline/CMakeFiles/kr_pipeline.dir/flags.make
 pipeline/CMakeFiles/kr_pipeline.dir/error.c.o: /work/main/pipeline/error.c
 pipeline/CMakeFiles/kr_pipeline.dir/error.c.o: pipeline/CMakeFiles/kr_pipeline.dir/compiler_depend.ts
-	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/build/CMakeFiles --progress-num=$(CMAKE_PROGRESS_3) "Building C object pipeline/CMakeFiles/kr_pipeline.dir/error.c.o"
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/build/CMakeFiles --progress-num=$(CMAKE_PROGRESS_4) "Building C object pipeline/CMakeFiles/kr_pipeline.dir/error.c.o"
 	cd /work/main/build/pipeline && /usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -MD -MT pipeline/CMakeFiles/kr_pipeline.dir/error.c.o -MF CMakeFiles/kr_pipeline.dir/error.c.o.d -o CMakeFiles/kr_pipeline.dir/error.c.o -c /work/main/pipeline/error.c
 
 pipeline/CMakeFiles/kr_pipeline.dir/error.c.i: cmake_force
@@ -101,10 +123,80 @@ pipeline/CMakeFiles/kr_pipeline.dir/error.c.s: cmake_force
 	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green "Compiling C source to assembly CMakeFiles/kr_pipeline.dir/error.c.s"
 	cd /work/main/build/pipeline && /usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -S /work/main/pipeline/error.c -o CMakeFiles/kr_pipeline.dir/error.c.s
 
+pipeline/CMakeFiles/kr_pipeline.dir/hash.c.o: pipeline/CMakeFiles/kr_pipeline.dir/flags.make
+pipeline/CMakeFiles/kr_pipeline.dir/hash.c.o: /work/main/pipeline/hash.c
+pipeline/CMakeFiles/kr_pipeline.dir/hash.c.o: pipeline/CMakeFiles/kr_pipeline.dir/compiler_depend.ts
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/build/CMakeFiles --progress-num=$(CMAKE_PROGRESS_5) "Building C object pipeline/CMakeFiles/kr_pipeline.dir/hash.c.o"
+	cd /work/main/build/pipeline && /usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -MD -MT pipeline/CMakeFiles/kr_pipeline.dir/hash.c.o -MF CMakeFiles/kr_pipeline.dir/hash.c.o.d -o CMakeFiles/kr_pipeline.dir/hash.c.o -c /work/main/pipeline/hash.c
+
+pipeline/CMakeFiles/kr_pipeline.dir/hash.c.i: cmake_force
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green "Preprocessing C source to CMakeFiles/kr_pipeline.dir/hash.c.i"
+	cd /work/main/build/pipeline && /usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -E /work/main/pipeline/hash.c > CMakeFiles/kr_pipeline.dir/hash.c.i
+
+pipeline/CMakeFiles/kr_pipeline.dir/hash.c.s: cmake_force
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green "Compiling C source to assembly CMakeFiles/kr_pipeline.dir/hash.c.s"
+	cd /work/main/build/pipeline && /usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -S /work/main/pipeline/hash.c -o CMakeFiles/kr_pipeline.dir/hash.c.s
+
+pipeline/CMakeFiles/kr_pipeline.dir/log.c.o: pipeline/CMakeFiles/kr_pipeline.dir/flags.make
+pipeline/CMakeFiles/kr_pipeline.dir/log.c.o: /work/main/pipeline/log.c
+pipeline/CMakeFiles/kr_pipeline.dir/log.c.o: pipeline/CMakeFiles/kr_pipeline.dir/compiler_depend.ts
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/build/CMakeFiles --progress-num=$(CMAKE_PROGRESS_6) "Building C object pipeline/CMakeFiles/kr_pipeline.dir/log.c.o"
+	cd /work/main/build/pipeline && /usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -MD -MT pipeline/CMakeFiles/kr_pipeline.dir/log.c.o -MF CMakeFiles/kr_pipeline.dir/log.c.o.d -o CMakeFiles/kr_pipeline.dir/log.c.o -c /work/main/pipeline/log.c
+
+pipeline/CMakeFiles/kr_pipeline.dir/log.c.i: cmake_force
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green "Preprocessing C source to CMakeFiles/kr_pipeline.dir/log.c.i"
+	cd /work/main/build/pipeline && /usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -E /work/main/pipeline/log.c > CMakeFiles/kr_pipeline.dir/log.c.i
+
+pipeline/CMakeFiles/kr_pipeline.dir/log.c.s: cmake_force
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green "Compiling C source to assembly CMakeFiles/kr_pipeline.dir/log.c.s"
+	cd /work/main/build/pipeline && /usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -S /work/main/pipeline/log.c -o CMakeFiles/kr_pipeline.dir/log.c.s
+
+pipeline/CMakeFiles/kr_pipeline.dir/product.c.o: pipeline/CMakeFiles/kr_pipeline.dir/flags.make
+pipeline/CMakeFiles/kr_pipeline.dir/product.c.o: /work/main/pipeline/product.c
+pipeline/CMakeFiles/kr_pipeline.dir/product.c.o: pipeline/CMakeFiles/kr_pipeline.dir/compiler_depend.ts
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/build/CMakeFiles --progress-num=$(CMAKE_PROGRESS_7) "Building C object pipeline/CMakeFiles/kr_pipeline.dir/product.c.o"
+	cd /work/main/build/pipeline && /usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -MD -MT pipeline/CMakeFiles/kr_pipeline.dir/product.c.o -MF CMakeFiles/kr_pipeline.dir/product.c.o.d -o CMakeFiles/kr_pipeline.dir/product.c.o -c /work/main/pipeline/product.c
+
+pipeline/CMakeFiles/kr_pipeline.dir/product.c.i: cmake_force
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green "Preprocessing C source to CMakeFiles/kr_pipeline.dir/product.c.i"
+	cd /work/main/build/pipeline && /usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -E /work/main/pipeline/product.c > CMakeFiles/kr_pipeline.dir/product.c.i
+
+pipeline/CMakeFiles/kr_pipeline.dir/product.c.s: cmake_force
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green "Compiling C source to assembly CMakeFiles/kr_pipeline.dir/product.c.s"
+	cd /work/main/build/pipeline && /usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -S /work/main/pipeline/product.c -o CMakeFiles/kr_pipeline.dir/product.c.s
+
+pipeline/CMakeFiles/kr_pipeline.dir/provenance.c.o: pipeline/CMakeFiles/kr_pipeline.dir/flags.make
+pipeline/CMakeFiles/kr_pipeline.dir/provenance.c.o: /work/main/pipeline/provenance.c
+pipeline/CMakeFiles/kr_pipeline.dir/provenance.c.o: pipeline/CMakeFiles/kr_pipeline.dir/compiler_depend.ts
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/build/CMakeFiles --progress-num=$(CMAKE_PROGRESS_8) "Building C object pipeline/CMakeFiles/kr_pipeline.dir/provenance.c.o"
+	cd /work/main/build/pipeline && /usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -MD -MT pipeline/CMakeFiles/kr_pipeline.dir/provenance.c.o -MF CMakeFiles/kr_pipeline.dir/provenance.c.o.d -o CMakeFiles/kr_pipeline.dir/provenance.c.o -c /work/main/pipeline/provenance.c
+
+pipeline/CMakeFiles/kr_pipeline.dir/provenance.c.i: cmake_force
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green "Preprocessing C source to CMakeFiles/kr_pipeline.dir/provenance.c.i"
+	cd /work/main/build/pipeline && /usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -E /work/main/pipeline/provenance.c > CMakeFiles/kr_pipeline.dir/provenance.c.i
+
+pipeline/CMakeFiles/kr_pipeline.dir/provenance.c.s: cmake_force
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green "Compiling C source to assembly CMakeFiles/kr_pipeline.dir/provenance.c.s"
+	cd /work/main/build/pipeline && /usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -S /work/main/pipeline/provenance.c -o CMakeFiles/kr_pipeline.dir/provenance.c.s
+
+pipeline/CMakeFiles/kr_pipeline.dir/run.c.o: pipeline/CMakeFiles/kr_pipeline.dir/flags.make
+pipeline/CMakeFiles/kr_pipeline.dir/run.c.o: /work/main/pipeline/run.c
+pipeline/CMakeFiles/kr_pipeline.dir/run.c.o: pipeline/CMakeFiles/kr_pipeline.dir/compiler_depend.ts
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/build/CMakeFiles --progress-num=$(CMAKE_PROGRESS_9) "Building C object pipeline/CMakeFiles/kr_pipeline.dir/run.c.o"
+	cd /work/main/build/pipeline && /usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -MD -MT pipeline/CMakeFiles/kr_pipeline.dir/run.c.o -MF CMakeFiles/kr_pipeline.dir/run.c.o.d -o CMakeFiles/kr_pipeline.dir/run.c.o -c /work/main/pipeline/run.c
+
+pipeline/CMakeFiles/kr_pipeline.dir/run.c.i: cmake_force
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green "Preprocessing C source to CMakeFiles/kr_pipeline.dir/run.c.i"
+	cd /work/main/build/pipeline && /usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -E /work/main/pipeline/run.c > CMakeFiles/kr_pipeline.dir/run.c.i
+
+pipeline/CMakeFiles/kr_pipeline.dir/run.c.s: cmake_force
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green "Compiling C source to assembly CMakeFiles/kr_pipeline.dir/run.c.s"
+	cd /work/main/build/pipeline && /usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -S /work/main/pipeline/run.c -o CMakeFiles/kr_pipeline.dir/run.c.s
+
 pipeline/CMakeFiles/kr_pipeline.dir/text.c.o: pipeline/CMakeFiles/kr_pipeline.dir/flags.make
 pipeline/CMakeFiles/kr_pipeline.dir/text.c.o: /work/main/pipeline/text.c
 pipeline/CMakeFiles/kr_pipeline.dir/text.c.o: pipeline/CMakeFiles/kr_pipeline.dir/compiler_depend.ts
-	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/build/CMakeFiles --progress-num=$(CMAKE_PROGRESS_4) "Building C object pipeline/CMakeFiles/kr_pipeline.dir/text.c.o"
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/build/CMakeFiles --progress-num=$(CMAKE_PROGRESS_10) "Building C object pipeline/CMakeFiles/kr_pipeline.dir/text.c.o"
 	cd /work/main/build/pipeline && /usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -MD -MT pipeline/CMakeFiles/kr_pipeline.dir/text.c.o -MF CMakeFiles/kr_pipeline.dir/text.c.o.d -o CMakeFiles/kr_pipeline.dir/text.c.o -c /work/main/pipeline/text.c
 
 pipeline/CMakeFiles/kr_pipeline.dir/text.c.i: cmake_force
@@ -115,10 +207,24 @@ pipeline/CMakeFiles/kr_pipeline.dir/text.c.s: cmake_force
 	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green "Compiling C source to assembly CMakeFiles/kr_pipeline.dir/text.c.s"
 	cd /work/main/build/pipeline && /usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -S /work/main/pipeline/text.c -o CMakeFiles/kr_pipeline.dir/text.c.s
 
+pipeline/CMakeFiles/kr_pipeline.dir/yaml_tree.c.o: pipeline/CMakeFiles/kr_pipeline.dir/flags.make
+pipeline/CMakeFiles/kr_pipeline.dir/yaml_tree.c.o: /work/main/pipeline/yaml_tree.c
+pipeline/CMakeFiles/kr_pipeline.dir/yaml_tree.c.o: pipeline/CMakeFiles/kr_pipeline.dir/compiler_depend.ts
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/build/CMakeFiles --progress-num=$(CMAKE_PROGRESS_11) "Building C object pipeline/CMakeFiles/kr_pipeline.dir/yaml_tree.c.o"
+	cd /work/main/build/pipeline && /usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -MD -MT pipeline/CMakeFiles/kr_pipeline.dir/yaml_tree.c.o -MF CMakeFiles/kr_pipeline.dir/yaml_tree.c.o.d -o CMakeFiles/kr_pipeline.dir/yaml_tree.c.o -c /work/main/pipeline/yaml_tree.c
+
+pipeline/CMakeFiles/kr_pipeline.dir/yaml_tree.c.i: cmake_force
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green "Preprocessing C source to CMakeFiles/kr_pipeline.dir/yaml_tree.c.i"
+	cd /work/main/build/pipeline && /usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -E /work/main/pipeline/yaml_tree.c > CMakeFiles/kr_pipeline.dir/yaml_tree.c.i
+
+pipeline/CMakeFiles/kr_pipeline.dir/yaml_tree.c.s: cmake_force
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green "Compiling C source to assembly CMakeFiles/kr_pipeline.dir/yaml_tree.c.s"
+	cd /work/main/build/pipeline && /usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -S /work/main/pipeline/yaml_tree.c -o CMakeFiles/kr_pipeline.dir/yaml_tree.c.s
+
 pipeline/CMakeFiles/kr_pipeline.dir/calib_embedded.c.o: pipeline/CMakeFiles/kr_pipeline.dir/flags.make
 pipeline/CMakeFiles/kr_pipeline.dir/calib_embedded.c.o: pipeline/calib_embedded.c
 pipeline/CMakeFiles/kr_pipeline.dir/calib_embedded.c.o: pipeline/CMakeFiles/kr_pipeline.dir/compiler_depend.ts
-	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/build/CMakeFiles --progress-num=$(CMAKE_PROGRESS_5) "Building C object pipeline/CMakeFiles/kr_pipeline.dir/calib_embedded.c.o"
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/build/CMakeFiles --progress-num=$(CMAKE_PROGRESS_12) "Building C object pipeline/CMakeFiles/kr_pipeline.dir/calib_embedded.c.o"
 	cd /work/main/build/pipeline && /usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -MD -MT pipeline/CMakeFiles/kr_pipeline.dir/calib_embedded.c.o -MF CMakeFiles/kr_pipeline.dir/calib_embedded.c.o.d -o CMakeFiles/kr_pipeline.dir/calib_embedded.c.o -c /work/main/build/pipeline/calib_embedded.c
 
 pipeline/CMakeFiles/kr_pipeline.dir/calib_embedded.c.i: cmake_force
@@ -132,20 +238,34 @@ pipeline/CMakeFiles/kr_pipeline.dir/calib_embedded.c.s: cmake_force
 # Object files for target kr_pipeline
 kr_pipeline_OBJECTS = \
 "CMakeFiles/kr_pipeline.dir/calib.c.o" \
+"CMakeFiles/kr_pipeline.dir/config.c.o" \
 "CMakeFiles/kr_pipeline.dir/error.c.o" \
+"CMakeFiles/kr_pipeline.dir/hash.c.o" \
+"CMakeFiles/kr_pipeline.dir/log.c.o" \
+"CMakeFiles/kr_pipeline.dir/product.c.o" \
+"CMakeFiles/kr_pipeline.dir/provenance.c.o" \
+"CMakeFiles/kr_pipeline.dir/run.c.o" \
 "CMakeFiles/kr_pipeline.dir/text.c.o" \
+"CMakeFiles/kr_pipeline.dir/yaml_tree.c.o" \
 "CMakeFiles/kr_pipeline.dir/calib_embedded.c.o"
 
 # External object files for target kr_pipeline
 kr_pipeline_EXTERNAL_OBJECTS =
 
 pipeline/libkr_pipeline.a: pipeline/CMakeFiles/kr_pipeline.dir/calib.c.o
+pipeline/libkr_pipeline.a: pipeline/CMakeFiles/kr_pipeline.dir/config.c.o
 pipeline/libkr_pipeline.a: pipeline/CMakeFiles/kr_pipeline.dir/error.c.o
+pipeline/libkr_pipeline.a: pipeline/CMakeFiles/kr_pipeline.dir/hash.c.o
+pipeline/libkr_pipeline.a: pipeline/CMakeFiles/kr_pipeline.dir/log.c.o
+pipeline/libkr_pipeline.a: pipeline/CMakeFiles/kr_pipeline.dir/product.c.o
+pipeline/libkr_pipeline.a: pipeline/CMakeFiles/kr_pipeline.dir/provenance.c.o
+pipeline/libkr_pipeline.a: pipeline/CMakeFiles/kr_pipeline.dir/run.c.o
 pipeline/libkr_pipeline.a: pipeline/CMakeFiles/kr_pipeline.dir/text.c.o
+pipeline/libkr_pipeline.a: pipeline/CMakeFiles/kr_pipeline.dir/yaml_tree.c.o
 pipeline/libkr_pipeline.a: pipeline/CMakeFiles/kr_pipeline.dir/calib_embedded.c.o
 pipeline/libkr_pipeline.a: pipeline/CMakeFiles/kr_pipeline.dir/build.make
 pipeline/libkr_pipeline.a: pipeline/CMakeFiles/kr_pipeline.dir/link.txt
-	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --bold --progress-dir=/work/main/build/CMakeFiles --progress-num=$(CMAKE_PROGRESS_6) "Linking C static library libkr_pipeline.a"
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --bold --progress-dir=/work/main/build/CMakeFiles --progress-num=$(CMAKE_PROGRESS_13) "Linking C static library libkr_pipeline.a"
 	cd /work/main/build/pipeline && $(CMAKE_COMMAND) -P CMakeFiles/kr_pipeline.dir/cmake_clean_target.cmake
 	cd /work/main/build/pipeline && $(CMAKE_COMMAND) -E cmake_link_script CMakeFiles/kr_pipeline.dir/link.txt --verbose=$(VERBOSE)
 

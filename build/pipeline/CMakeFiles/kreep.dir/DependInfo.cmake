@@ -8,6 +8,9 @@ set(CMAKE_DEPENDS_LANGUAGES
 
 # The set of dependency files which are needed:
 set(CMAKE_DEPENDS_DEPENDENCY_FILES
+  "/work/main/pipeline/cmd_config.c" "pipeline/CMakeFiles/kreep.dir/cmd_config.c.o" "gcc" "pipeline/CMakeFiles/kreep.dir/cmd_config.c.o.d"
+  "/work/main/pipeline/cmd_inspect.c" "pipeline/CMakeFiles/kreep.dir/cmd_inspect.c.o" "gcc" "pipeline/CMakeFiles/kreep.dir/cmd_inspect.c.o.d"
+  "/work/main/pipeline/cmd_run.c" "pipeline/CMakeFiles/kreep.dir/cmd_run.c.o" "gcc" "pipeline/CMakeFiles/kreep.dir/cmd_run.c.o.d"
   "/work/main/pipeline/main.c" "pipeline/CMakeFiles/kreep.dir/main.c.o" "gcc" "pipeline/CMakeFiles/kreep.dir/main.c.o.d"
   )
 

@@ -69,10 +69,52 @@ include pipeline/CMakeFiles/kreep.dir/progress.make
 # Include the compile flags for this target's objects.
 include pipeline/CMakeFiles/kreep.dir/flags.make
 
+pipeline/CMakeFiles/kreep.dir/cmd_config.c.o: pipeline/CMakeFiles/kreep.dir/flags.make
+pipeline/CMakeFiles/kreep.dir/cmd_config.c.o: /work/main/pipeline/cmd_config.c
+pipeline/CMakeFiles/kreep.dir/cmd_config.c.o: pipeline/CMakeFiles/kreep.dir/compiler_depend.ts
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/build/CMakeFiles --progress-num=$(CMAKE_PROGRESS_1) "Building C object pipeline/CMakeFiles/kreep.dir/cmd_config.c.o"
+	cd /work/main/build/pipeline && /usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -MD -MT pipeline/CMakeFiles/kreep.dir/cmd_config.c.o -MF CMakeFiles/kreep.dir/cmd_config.c.o.d -o CMakeFiles/kreep.dir/cmd_config.c.o -c /work/main/pipeline/cmd_config.c
+
+pipeline/CMakeFiles/kreep.dir/cmd_config.c.i: cmake_force
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green "Preprocessing C source to CMakeFiles/kreep.dir/cmd_config.c.i"
+	cd /work/main/build/pipeline && /usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -E /work/main/pipeline/cmd_config.c > CMakeFiles/kreep.dir/cmd_config.c.i
+
+pipeline/CMakeFiles/kreep.dir/cmd_config.c.s: cmake_force
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green "Compiling C source to assembly CMakeFiles/kreep.dir/cmd_config.c.s"
+	cd /work/main/build/pipeline && /usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -S /work/main/pipeline/cmd_config.c -o CMakeFiles/kreep.dir/cmd_config.c.s
+
+pipeline/CMakeFiles/kreep.dir/cmd_inspect.c.o: pipeline/CMakeFiles/kreep.dir/flags.make
+pipeline/CMakeFiles/kreep.dir/cmd_inspect.c.o: /work/main/pipeline/cmd_inspect.c
+pipeline/CMakeFiles/kreep.dir/cmd_inspect.c.o: pipeline/CMakeFiles/kreep.dir/compiler_depend.ts
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/build/CMakeFiles --progress-num=$(CMAKE_PROGRESS_2) "Building C object pipeline/CMakeFiles/kreep.dir/cmd_inspect.c.o"
+	cd /work/main/build/pipeline && /usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -MD -MT pipeline/CMakeFiles/kreep.dir/cmd_inspect.c.o -MF CMakeFiles/kreep.dir/cmd_inspect.c.o.d -o CMakeFiles/kreep.dir/cmd_inspect.c.o -c /work/main/pipeline/cmd_inspect.c
+
+pipeline/CMakeFiles/kreep.dir/cmd_inspect.c.i: cmake_force
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green "Preprocessing C source to CMakeFiles/kreep.dir/cmd_inspect.c.i"
+	cd /work/main/build/pipeline && /usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -E /work/main/pipeline/cmd_inspect.c > CMakeFiles/kreep.dir/cmd_inspect.c.i
+
+pipeline/CMakeFiles/kreep.dir/cmd_inspect.c.s: cmake_force
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green "Compiling C source to assembly CMakeFiles/kreep.dir/cmd_inspect.c.s"
+	cd /work/main/build/pipeline && /usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -S /work/main/pipeline/cmd_inspect.c -o CMakeFiles/kreep.dir/cmd_inspect.c.s
+
+pipeline/CMakeFiles/kreep.dir/cmd_run.c.o: pipeline/CMakeFiles/kreep.dir/flags.make
+pipeline/CMakeFiles/kreep.dir/cmd_run.c.o: /work/main/pipeline/cmd_run.c
+pipeline/CMakeFiles/kreep.dir/cmd_run.c.o: pipeline/CMakeFiles/kreep.dir/compiler_depend.ts
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/build/CMakeFiles --progress-num=$(CMAKE_PROGRESS_3) "Building C object pipeline/CMakeFiles/kreep.dir/cmd_run.c.o"
+	cd /work/main/build/pipeline && /usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -MD -MT pipeline/CMakeFiles/kreep.dir/cmd_run.c.o -MF CMakeFiles/kreep.dir/cmd_run.c.o.d -o CMakeFiles/kreep.dir/cmd_run.c.o -c /work/main/pipeline/cmd_run.c
+
+pipeline/CMakeFiles/kreep.dir/cmd_run.c.i: cmake_force
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green "Preprocessing C source to CMakeFiles/kreep.dir/cmd_run.c.i"
+	cd /work/main/build/pipeline && /usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -E /work/main/pipeline/cmd_run.c > CMakeFiles/kreep.dir/cmd_run.c.i
+
+pipeline/CMakeFiles/kreep.dir/cmd_run.c.s: cmake_force
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green "Compiling C source to assembly CMakeFiles/kreep.dir/cmd_run.c.s"
+	cd /work/main/build/pipeline && /usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -S /work/main/pipeline/cmd_run.c -o CMakeFiles/kreep.dir/cmd_run.c.s
+
 pipeline/CMakeFiles/kreep.dir/main.c.o: pipeline/CMakeFiles/kreep.dir/flags.make
 pipeline/CMakeFiles/kreep.dir/main.c.o: /work/main/pipeline/main.c
 pipeline/CMakeFiles/kreep.dir/main.c.o: pipeline/CMakeFiles/kreep.dir/compiler_depend.ts
-	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/build/CMakeFiles --progress-num=$(CMAKE_PROGRESS_1) "Building C object pipeline/CMakeFiles/kreep.dir/main.c.o"
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/build/CMakeFiles --progress-num=$(CMAKE_PROGRESS_4) "Building C object pipeline/CMakeFiles/kreep.dir/main.c.o"
 	cd /work/main/build/pipeline && /usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -MD -MT pipeline/CMakeFiles/kreep.dir/main.c.o -MF CMakeFiles/kreep.dir/main.c.o.d -o CMakeFiles/kreep.dir/main.c.o -c /work/main/pipeline/main.c
 
 pipeline/CMakeFiles/kreep.dir/main.c.i: cmake_force
@@ -85,11 +127,17 @@ pipeline/CMakeFiles/kreep.dir/main.c.s: cmake_force
 
 # Object files for target kreep
 kreep_OBJECTS = \
+"CMakeFiles/kreep.dir/cmd_config.c.o" \
+"CMakeFiles/kreep.dir/cmd_inspect.c.o" \
+"CMakeFiles/kreep.dir/cmd_run.c.o" \
 "CMakeFiles/kreep.dir/main.c.o"
 
 # External object files for target kreep
 kreep_EXTERNAL_OBJECTS =
 
+kreep: pipeline/CMakeFiles/kreep.dir/cmd_config.c.o
+kreep: pipeline/CMakeFiles/kreep.dir/cmd_inspect.c.o
+kreep: pipeline/CMakeFiles/kreep.dir/cmd_run.c.o
 kreep: pipeline/CMakeFiles/kreep.dir/main.c.o
 kreep: pipeline/CMakeFiles/kreep.dir/build.make
 kreep: stages/epma/libkr_epma.a
@@ -113,7 +161,7 @@ kreep: /usr/lib/x86_64-linux-gnu/libxrl.so
 kreep: /usr/lib/x86_64-linux-gnu/libpng.so
 kreep: /usr/lib/x86_64-linux-gnu/libz.so
 kreep: pipeline/CMakeFiles/kreep.dir/link.txt
-	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --bold --progress-dir=/work/main/build/CMakeFiles --progress-num=$(CMAKE_PROGRESS_2) "Linking C executable ../kreep"
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --bold --progress-dir=/work/main/build/CMakeFiles --progress-num=$(CMAKE_PROGRESS_5) "Linking C executable ../kreep"
 	cd /work/main/build/pipeline && $(CMAKE_COMMAND) -E cmake_link_script CMakeFiles/kreep.dir/link.txt --verbose=$(VERBOSE)
 
 # Rule to build all files generated by this target.

@@ -69,10 +69,248 @@ include stages/epma/CMakeFiles/kr_epma.dir/progress.make
 # Include the compile flags for this target's objects.
 include stages/epma/CMakeFiles/kr_epma.dir/flags.make
 
+stages/epma/CMakeFiles/kr_epma.dir/atomic.c.o: stages/epma/CMakeFiles/kr_epma.dir/flags.make
+stages/epma/CMakeFiles/kr_epma.dir/atomic.c.o: /work/main/stages/epma/atomic.c
+stages/epma/CMakeFiles/kr_epma.dir/atomic.c.o: stages/epma/CMakeFiles/kr_epma.dir/compiler_depend.ts
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/build/CMakeFiles --progress-num=$(CMAKE_PROGRESS_1) "Building C object stages/epma/CMakeFiles/kr_epma.dir/atomic.c.o"
+	cd /work/main/build/stages/epma && /usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -MD -MT stages/epma/CMakeFiles/kr_epma.dir/atomic.c.o -MF CMakeFiles/kr_epma.dir/atomic.c.o.d -o CMakeFiles/kr_epma.dir/atomic.c.o -c /work/main/stages/epma/atomic.c
+
+stages/epma/CMakeFiles/kr_epma.dir/atomic.c.i: cmake_force
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green "Preprocessing C source to CMakeFiles/kr_epma.dir/atomic.c.i"
+	cd /work/main/build/stages/epma && /usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -E /work/main/stages/epma/atomic.c > CMakeFiles/kr_epma.dir/atomic.c.i
+
+stages/epma/CMakeFiles/kr_epma.dir/atomic.c.s: cmake_force
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green "Compiling C source to assembly CMakeFiles/kr_epma.dir/atomic.c.s"
+	cd /work/main/build/stages/epma && /usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -S /work/main/stages/epma/atomic.c -o CMakeFiles/kr_epma.dir/atomic.c.s
+
+stages/epma/CMakeFiles/kr_epma.dir/cmd_zaf.c.o: stages/epma/CMakeFiles/kr_epma.dir/flags.make
+stages/epma/CMakeFiles/kr_epma.dir/cmd_zaf.c.o: /work/main/stages/epma/cmd_zaf.c
+stages/epma/CMakeFiles/kr_epma.dir/cmd_zaf.c.o: stages/epma/CMakeFiles/kr_epma.dir/compiler_depend.ts
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/build/CMakeFiles --progress-num=$(CMAKE_PROGRESS_2) "Building C object stages/epma/CMakeFiles/kr_epma.dir/cmd_zaf.c.o"
+	cd /work/main/build/stages/epma && /usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -MD -MT stages/epma/CMakeFiles/kr_epma.dir/cmd_zaf.c.o -MF CMakeFiles/kr_epma.dir/cmd_zaf.c.o.d -o CMakeFiles/kr_epma.dir/cmd_zaf.c.o -c /work/main/stages/epma/cmd_zaf.c
+
+stages/epma/CMakeFiles/kr_epma.dir/cmd_zaf.c.i: cmake_force
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green "Preprocessing C source to CMakeFiles/kr_epma.dir/cmd_zaf.c.i"
+	cd /work/main/build/stages/epma && /usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -E /work/main/stages/epma/cmd_zaf.c > CMakeFiles/kr_epma.dir/cmd_zaf.c.i
+
+stages/epma/CMakeFiles/kr_epma.dir/cmd_zaf.c.s: cmake_force
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green "Compiling C source to assembly CMakeFiles/kr_epma.dir/cmd_zaf.c.s"
+	cd /work/main/build/stages/epma && /usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -S /work/main/stages/epma/cmd_zaf.c -o CMakeFiles/kr_epma.dir/cmd_zaf.c.s
+
+stages/epma/CMakeFiles/kr_epma.dir/counts.c.o: stages/epma/CMakeFiles/kr_epma.dir/flags.make
+stages/epma/CMakeFiles/kr_epma.dir/counts.c.o: /work/main/stages/epma/counts.c
+stages/epma/CMakeFiles/kr_epma.dir/counts.c.o: stages/epma/CMakeFiles/kr_epma.dir/compiler_depend.ts
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/build/CMakeFiles --progress-num=$(CMAKE_PROGRESS_3) "Building C object stages/epma/CMakeFiles/kr_epma.dir/counts.c.o"
+	cd /work/main/build/stages/epma && /usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -MD -MT stages/epma/CMakeFiles/kr_epma.dir/counts.c.o -MF CMakeFiles/kr_epma.dir/counts.c.o.d -o CMakeFiles/kr_epma.dir/counts.c.o -c /work/main/stages/epma/counts.c
+
+stages/epma/CMakeFiles/kr_epma.dir/counts.c.i: cmake_force
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green "Preprocessing C source to CMakeFiles/kr_epma.dir/counts.c.i"
+	cd /work/main/build/stages/epma && /usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -E /work/main/stages/epma/counts.c > CMakeFiles/kr_epma.dir/counts.c.i
+
+stages/epma/CMakeFiles/kr_epma.dir/counts.c.s: cmake_force
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green "Compiling C source to assembly CMakeFiles/kr_epma.dir/counts.c.s"
+	cd /work/main/build/stages/epma && /usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -S /work/main/stages/epma/counts.c -o CMakeFiles/kr_epma.dir/counts.c.s
+
+stages/epma/CMakeFiles/kr_epma.dir/generic_csv.c.o: stages/epma/CMakeFiles/kr_epma.dir/flags.make
+stages/epma/CMakeFiles/kr_epma.dir/generic_csv.c.o: /work/main/stages/epma/generic_csv.c
+stages/epma/CMakeFiles/kr_epma.dir/generic_csv.c.o: stages/epma/CMakeFiles/kr_epma.dir/compiler_depend.ts
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/build/CMakeFiles --progress-num=$(CMAKE_PROGRESS_4) "Building C object stages/epma/CMakeFiles/kr_epma.dir/generic_csv.c.o"
+	cd /work/main/build/stages/epma && /usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -MD -MT stages/epma/CMakeFiles/kr_epma.dir/generic_csv.c.o -MF CMakeFiles/kr_epma.dir/generic_csv.c.o.d -o CMakeFiles/kr_epma.dir/generic_csv.c.o -c /work/main/stages/epma/generic_csv.c
+
+stages/epma/CMakeFiles/kr_epma.dir/generic_csv.c.i: cmake_force
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green "Preprocessing C source to CMakeFiles/kr_epma.dir/generic_csv.c.i"
+	cd /work/main/build/stages/epma && /usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -E /work/main/stages/epma/generic_csv.c > CMakeFiles/kr_epma.dir/generic_csv.c.i
+
+stages/epma/CMakeFiles/kr_epma.dir/generic_csv.c.s: cmake_force
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green "Compiling C source to assembly CMakeFiles/kr_epma.dir/generic_csv.c.s"
+	cd /work/main/build/stages/epma && /usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -S /work/main/stages/epma/generic_csv.c -o CMakeFiles/kr_epma.dir/generic_csv.c.s
+
+stages/epma/CMakeFiles/kr_epma.dir/jeol.c.o: stages/epma/CMakeFiles/kr_epma.dir/flags.make
+stages/epma/CMakeFiles/kr_epma.dir/jeol.c.o: /work/main/stages/epma/jeol.c
+stages/epma/CMakeFiles/kr_epma.dir/jeol.c.o: stages/epma/CMakeFiles/kr_epma.dir/compiler_depend.ts
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/build/CMakeFiles --progress-num=$(CMAKE_PROGRESS_5) "Building C object stages/epma/CMakeFiles/kr_epma.dir/jeol.c.o"
+	cd /work/main/build/stages/epma && /usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -MD -MT stages/epma/CMakeFiles/kr_epma.dir/jeol.c.o -MF CMakeFiles/kr_epma.dir/jeol.c.o.d -o CMakeFiles/kr_epma.dir/jeol.c.o -c /work/main/stages/epma/jeol.c
+
+stages/epma/CMakeFiles/kr_epma.dir/jeol.c.i: cmake_force
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green "Preprocessing C source to CMakeFiles/kr_epma.dir/jeol.c.i"
+	cd /work/main/build/stages/epma && /usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -E /work/main/stages/epma/jeol.c > CMakeFiles/kr_epma.dir/jeol.c.i
+
+stages/epma/CMakeFiles/kr_epma.dir/jeol.c.s: cmake_force
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green "Compiling C source to assembly CMakeFiles/kr_epma.dir/jeol.c.s"
+	cd /work/main/build/stages/epma && /usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -S /work/main/stages/epma/jeol.c -o CMakeFiles/kr_epma.dir/jeol.c.s
+
+stages/epma/CMakeFiles/kr_epma.dir/jeol_points.c.o: stages/epma/CMakeFiles/kr_epma.dir/flags.make
+stages/epma/CMakeFiles/kr_epma.dir/jeol_points.c.o: /work/main/stages/epma/jeol_points.c
+stages/epma/CMakeFiles/kr_epma.dir/jeol_points.c.o: stages/epma/CMakeFiles/kr_epma.dir/compiler_depend.ts
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/build/CMakeFiles --progress-num=$(CMAKE_PROGRESS_6) "Building C object stages/epma/CMakeFiles/kr_epma.dir/jeol_points.c.o"
+	cd /work/main/build/stages/epma && /usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -MD -MT stages/epma/CMakeFiles/kr_epma.dir/jeol_points.c.o -MF CMakeFiles/kr_epma.dir/jeol_points.c.o.d -o CMakeFiles/kr_epma.dir/jeol_points.c.o -c /work/main/stages/epma/jeol_points.c
+
+stages/epma/CMakeFiles/kr_epma.dir/jeol_points.c.i: cmake_force
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green "Preprocessing C source to CMakeFiles/kr_epma.dir/jeol_points.c.i"
+	cd /work/main/build/stages/epma && /usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -E /work/main/stages/epma/jeol_points.c > CMakeFiles/kr_epma.dir/jeol_points.c.i
+
+stages/epma/CMakeFiles/kr_epma.dir/jeol_points.c.s: cmake_force
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green "Compiling C source to assembly CMakeFiles/kr_epma.dir/jeol_points.c.s"
+	cd /work/main/build/stages/epma && /usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -S /work/main/stages/epma/jeol_points.c -o CMakeFiles/kr_epma.dir/jeol_points.c.s
+
+stages/epma/CMakeFiles/kr_epma.dir/mac.c.o: stages/epma/CMakeFiles/kr_epma.dir/flags.make
+stages/epma/CMakeFiles/kr_epma.dir/mac.c.o: /work/main/stages/epma/mac.c
+stages/epma/CMakeFiles/kr_epma.dir/mac.c.o: stages/epma/CMakeFiles/kr_epma.dir/compiler_depend.ts
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/build/CMakeFiles --progress-num=$(CMAKE_PROGRESS_7) "Building C object stages/epma/CMakeFiles/kr_epma.dir/mac.c.o"
+	cd /work/main/build/stages/epma && /usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -MD -MT stages/epma/CMakeFiles/kr_epma.dir/mac.c.o -MF CMakeFiles/kr_epma.dir/mac.c.o.d -o CMakeFiles/kr_epma.dir/mac.c.o -c /work/main/stages/epma/mac.c
+
+stages/epma/CMakeFiles/kr_epma.dir/mac.c.i: cmake_force
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green "Preprocessing C source to CMakeFiles/kr_epma.dir/mac.c.i"
+	cd /work/main/build/stages/epma && /usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -E /work/main/stages/epma/mac.c > CMakeFiles/kr_epma.dir/mac.c.i
+
+stages/epma/CMakeFiles/kr_epma.dir/mac.c.s: cmake_force
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green "Compiling C source to assembly CMakeFiles/kr_epma.dir/mac.c.s"
+	cd /work/main/build/stages/epma && /usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -S /work/main/stages/epma/mac.c -o CMakeFiles/kr_epma.dir/mac.c.s
+
+stages/epma/CMakeFiles/kr_epma.dir/map_quant.c.o: stages/epma/CMakeFiles/kr_epma.dir/flags.make
+stages/epma/CMakeFiles/kr_epma.dir/map_quant.c.o: /work/main/stages/epma/map_quant.c
+stages/epma/CMakeFiles/kr_epma.dir/map_quant.c.o: stages/epma/CMakeFiles/kr_epma.dir/compiler_depend.ts
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/build/CMakeFiles --progress-num=$(CMAKE_PROGRESS_8) "Building C object stages/epma/CMakeFiles/kr_epma.dir/map_quant.c.o"
+	cd /work/main/build/stages/epma && /usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -MD -MT stages/epma/CMakeFiles/kr_epma.dir/map_quant.c.o -MF CMakeFiles/kr_epma.dir/map_quant.c.o.d -o CMakeFiles/kr_epma.dir/map_quant.c.o -c /work/main/stages/epma/map_quant.c
+
+stages/epma/CMakeFiles/kr_epma.dir/map_quant.c.i: cmake_force
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green "Preprocessing C source to CMakeFiles/kr_epma.dir/map_quant.c.i"
+	cd /work/main/build/stages/epma && /usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -E /work/main/stages/epma/map_quant.c > CMakeFiles/kr_epma.dir/map_quant.c.i
+
+stages/epma/CMakeFiles/kr_epma.dir/map_quant.c.s: cmake_force
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green "Compiling C source to assembly CMakeFiles/kr_epma.dir/map_quant.c.s"
+	cd /work/main/build/stages/epma && /usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -S /work/main/stages/epma/map_quant.c -o CMakeFiles/kr_epma.dir/map_quant.c.s
+
+stages/epma/CMakeFiles/kr_epma.dir/map_read.c.o: stages/epma/CMakeFiles/kr_epma.dir/flags.make
+stages/epma/CMakeFiles/kr_epma.dir/map_read.c.o: /work/main/stages/epma/map_read.c
+stages/epma/CMakeFiles/kr_epma.dir/map_read.c.o: stages/epma/CMakeFiles/kr_epma.dir/compiler_depend.ts
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/build/CMakeFiles --progress-num=$(CMAKE_PROGRESS_9) "Building C object stages/epma/CMakeFiles/kr_epma.dir/map_read.c.o"
+	cd /work/main/build/stages/epma && /usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -MD -MT stages/epma/CMakeFiles/kr_epma.dir/map_read.c.o -MF CMakeFiles/kr_epma.dir/map_read.c.o.d -o CMakeFiles/kr_epma.dir/map_read.c.o -c /work/main/stages/epma/map_read.c
+
+stages/epma/CMakeFiles/kr_epma.dir/map_read.c.i: cmake_force
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green "Preprocessing C source to CMakeFiles/kr_epma.dir/map_read.c.i"
+	cd /work/main/build/stages/epma && /usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -E /work/main/stages/epma/map_read.c > CMakeFiles/kr_epma.dir/map_read.c.i
+
+stages/epma/CMakeFiles/kr_epma.dir/map_read.c.s: cmake_force
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green "Compiling C source to assembly CMakeFiles/kr_epma.dir/map_read.c.s"
+	cd /work/main/build/stages/epma && /usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -S /work/main/stages/epma/map_read.c -o CMakeFiles/kr_epma.dir/map_read.c.s
+
+stages/epma/CMakeFiles/kr_epma.dir/map_run.c.o: stages/epma/CMakeFiles/kr_epma.dir/flags.make
+stages/epma/CMakeFiles/kr_epma.dir/map_run.c.o: /work/main/stages/epma/map_run.c
+stages/epma/CMakeFiles/kr_epma.dir/map_run.c.o: stages/epma/CMakeFiles/kr_epma.dir/compiler_depend.ts
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/build/CMakeFiles --progress-num=$(CMAKE_PROGRESS_10) "Building C object stages/epma/CMakeFiles/kr_epma.dir/map_run.c.o"
+	cd /work/main/build/stages/epma && /usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -MD -MT stages/epma/CMakeFiles/kr_epma.dir/map_run.c.o -MF CMakeFiles/kr_epma.dir/map_run.c.o.d -o CMakeFiles/kr_epma.dir/map_run.c.o -c /work/main/stages/epma/map_run.c
+
+stages/epma/CMakeFiles/kr_epma.dir/map_run.c.i: cmake_force
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green "Preprocessing C source to CMakeFiles/kr_epma.dir/map_run.c.i"
+	cd /work/main/build/stages/epma && /usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -E /work/main/stages/epma/map_run.c > CMakeFiles/kr_epma.dir/map_run.c.i
+
+stages/epma/CMakeFiles/kr_epma.dir/map_run.c.s: cmake_force
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green "Compiling C source to assembly CMakeFiles/kr_epma.dir/map_run.c.s"
+	cd /work/main/build/stages/epma && /usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -S /work/main/stages/epma/map_run.c -o CMakeFiles/kr_epma.dir/map_run.c.s
+
+stages/epma/CMakeFiles/kr_epma.dir/map_stats.c.o: stages/epma/CMakeFiles/kr_epma.dir/flags.make
+stages/epma/CMakeFiles/kr_epma.dir/map_stats.c.o: /work/main/stages/epma/map_stats.c
+stages/epma/CMakeFiles/kr_epma.dir/map_stats.c.o: stages/epma/CMakeFiles/kr_epma.dir/compiler_depend.ts
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/build/CMakeFiles --progress-num=$(CMAKE_PROGRESS_11) "Building C object stages/epma/CMakeFiles/kr_epma.dir/map_stats.c.o"
+	cd /work/main/build/stages/epma && /usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -MD -MT stages/epma/CMakeFiles/kr_epma.dir/map_stats.c.o -MF CMakeFiles/kr_epma.dir/map_stats.c.o.d -o CMakeFiles/kr_epma.dir/map_stats.c.o -c /work/main/stages/epma/map_stats.c
+
+stages/epma/CMakeFiles/kr_epma.dir/map_stats.c.i: cmake_force
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green "Preprocessing C source to CMakeFiles/kr_epma.dir/map_stats.c.i"
+	cd /work/main/build/stages/epma && /usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -E /work/main/stages/epma/map_stats.c > CMakeFiles/kr_epma.dir/map_stats.c.i
+
+stages/epma/CMakeFiles/kr_epma.dir/map_stats.c.s: cmake_force
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green "Compiling C source to assembly CMakeFiles/kr_epma.dir/map_stats.c.s"
+	cd /work/main/build/stages/epma && /usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -S /work/main/stages/epma/map_stats.c -o CMakeFiles/kr_epma.dir/map_stats.c.s
+
+stages/epma/CMakeFiles/kr_epma.dir/map_synth.c.o: stages/epma/CMakeFiles/kr_epma.dir/flags.make
+stages/epma/CMakeFiles/kr_epma.dir/map_synth.c.o: /work/main/stages/epma/map_synth.c
+stages/epma/CMakeFiles/kr_epma.dir/map_synth.c.o: stages/epma/CMakeFiles/kr_epma.dir/compiler_depend.ts
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/build/CMakeFiles --progress-num=$(CMAKE_PROGRESS_12) "Building C object stages/epma/CMakeFiles/kr_epma.dir/map_synth.c.o"
+	cd /work/main/build/stages/epma && /usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -MD -MT stages/epma/CMakeFiles/kr_epma.dir/map_synth.c.o -MF CMakeFiles/kr_epma.dir/map_synth.c.o.d -o CMakeFiles/kr_epma.dir/map_synth.c.o -c /work/main/stages/epma/map_synth.c
+
+stages/epma/CMakeFiles/kr_epma.dir/map_synth.c.i: cmake_force
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green "Preprocessing C source to CMakeFiles/kr_epma.dir/map_synth.c.i"
+	cd /work/main/build/stages/epma && /usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -E /work/main/stages/epma/map_synth.c > CMakeFiles/kr_epma.dir/map_synth.c.i
+
+stages/epma/CMakeFiles/kr_epma.dir/map_synth.c.s: cmake_force
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green "Compiling C source to assembly CMakeFiles/kr_epma.dir/map_synth.c.s"
+	cd /work/main/build/stages/epma && /usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -S /work/main/stages/epma/map_synth.c -o CMakeFiles/kr_epma.dir/map_synth.c.s
+
+stages/epma/CMakeFiles/kr_epma.dir/matrix.c.o: stages/epma/CMakeFiles/kr_epma.dir/flags.make
+stages/epma/CMakeFiles/kr_epma.dir/matrix.c.o: /work/main/stages/epma/matrix.c
+stages/epma/CMakeFiles/kr_epma.dir/matrix.c.o: stages/epma/CMakeFiles/kr_epma.dir/compiler_depend.ts
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/build/CMakeFiles --progress-num=$(CMAKE_PROGRESS_13) "Building C object stages/epma/CMakeFiles/kr_epma.dir/matrix.c.o"
+	cd /work/main/build/stages/epma && /usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -MD -MT stages/epma/CMakeFiles/kr_epma.dir/matrix.c.o -MF CMakeFiles/kr_epma.dir/matrix.c.o.d -o CMakeFiles/kr_epma.dir/matrix.c.o -c /work/main/stages/epma/matrix.c
+
+stages/epma/CMakeFiles/kr_epma.dir/matrix.c.i: cmake_force
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green "Preprocessing C source to CMakeFiles/kr_epma.dir/matrix.c.i"
+	cd /work/main/build/stages/epma && /usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -E /work/main/stages/epma/matrix.c > CMakeFiles/kr_epma.dir/matrix.c.i
+
+stages/epma/CMakeFiles/kr_epma.dir/matrix.c.s: cmake_force
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green "Compiling C source to assembly CMakeFiles/kr_epma.dir/matrix.c.s"
+	cd /work/main/build/stages/epma && /usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -S /work/main/stages/epma/matrix.c -o CMakeFiles/kr_epma.dir/matrix.c.s
+
+stages/epma/CMakeFiles/kr_epma.dir/png_map.c.o: stages/epma/CMakeFiles/kr_epma.dir/flags.make
+stages/epma/CMakeFiles/kr_epma.dir/png_map.c.o: /work/main/stages/epma/png_map.c
+stages/epma/CMakeFiles/kr_epma.dir/png_map.c.o: stages/epma/CMakeFiles/kr_epma.dir/compiler_depend.ts
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/build/CMakeFiles --progress-num=$(CMAKE_PROGRESS_14) "Building C object stages/epma/CMakeFiles/kr_epma.dir/png_map.c.o"
+	cd /work/main/build/stages/epma && /usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -MD -MT stages/epma/CMakeFiles/kr_epma.dir/png_map.c.o -MF CMakeFiles/kr_epma.dir/png_map.c.o.d -o CMakeFiles/kr_epma.dir/png_map.c.o -c /work/main/stages/epma/png_map.c
+
+stages/epma/CMakeFiles/kr_epma.dir/png_map.c.i: cmake_force
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green "Preprocessing C source to CMakeFiles/kr_epma.dir/png_map.c.i"
+	cd /work/main/build/stages/epma && /usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -E /work/main/stages/epma/png_map.c > CMakeFiles/kr_epma.dir/png_map.c.i
+
+stages/epma/CMakeFiles/kr_epma.dir/png_map.c.s: cmake_force
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green "Compiling C source to assembly CMakeFiles/kr_epma.dir/png_map.c.s"
+	cd /work/main/build/stages/epma && /usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -S /work/main/stages/epma/png_map.c -o CMakeFiles/kr_epma.dir/png_map.c.s
+
+stages/epma/CMakeFiles/kr_epma.dir/points.c.o: stages/epma/CMakeFiles/kr_epma.dir/flags.make
+stages/epma/CMakeFiles/kr_epma.dir/points.c.o: /work/main/stages/epma/points.c
+stages/epma/CMakeFiles/kr_epma.dir/points.c.o: stages/epma/CMakeFiles/kr_epma.dir/compiler_depend.ts
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/build/CMakeFiles --progress-num=$(CMAKE_PROGRESS_15) "Building C object stages/epma/CMakeFiles/kr_epma.dir/points.c.o"
+	cd /work/main/build/stages/epma && /usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -MD -MT stages/epma/CMakeFiles/kr_epma.dir/points.c.o -MF CMakeFiles/kr_epma.dir/points.c.o.d -o CMakeFiles/kr_epma.dir/points.c.o -c /work/main/stages/epma/points.c
+
+stages/epma/CMakeFiles/kr_epma.dir/points.c.i: cmake_force
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green "Preprocessing C source to CMakeFiles/kr_epma.dir/points.c.i"
+	cd /work/main/build/stages/epma && /usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -E /work/main/stages/epma/points.c > CMakeFiles/kr_epma.dir/points.c.i
+
+stages/epma/CMakeFiles/kr_epma.dir/points.c.s: cmake_force
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green "Compiling C source to assembly CMakeFiles/kr_epma.dir/points.c.s"
+	cd /work/main/build/stages/epma && /usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -S /work/main/stages/epma/points.c -o CMakeFiles/kr_epma.dir/points.c.s
+
+stages/epma/CMakeFiles/kr_epma.dir/points_input.c.o: stages/epma/CMakeFiles/kr_epma.dir/flags.make
+stages/epma/CMakeFiles/kr_epma.dir/points_input.c.o: /work/main/stages/epma/points_input.c
+stages/epma/CMakeFiles/kr_epma.dir/points_input.c.o: stages/epma/CMakeFiles/kr_epma.dir/compiler_depend.ts
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/build/CMakeFiles --progress-num=$(CMAKE_PROGRESS_16) "Building C object stages/epma/CMakeFiles/kr_epma.dir/points_input.c.o"
+	cd /work/main/build/stages/epma && /usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -MD -MT stages/epma/CMakeFiles/kr_epma.dir/points_input.c.o -MF CMakeFiles/kr_epma.dir/points_input.c.o.d -o CMakeFiles/kr_epma.dir/points_input.c.o -c /work/main/stages/epma/points_input.c
+
+stages/epma/CMakeFiles/kr_epma.dir/points_input.c.i: cmake_force
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green "Preprocessing C source to CMakeFiles/kr_epma.dir/points_input.c.i"
+	cd /work/main/build/stages/epma && /usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -E /work/main/stages/epma/points_input.c > CMakeFiles/kr_epma.dir/points_input.c.i
+
+stages/epma/CMakeFiles/kr_epma.dir/points_input.c.s: cmake_force
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green "Compiling C source to assembly CMakeFiles/kr_epma.dir/points_input.c.s"
+	cd /work/main/build/stages/epma && /usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -S /work/main/stages/epma/points_input.c -o CMakeFiles/kr_epma.dir/points_input.c.s
+
+stages/epma/CMakeFiles/kr_epma.dir/stage_epma.c.o: stages/epma/CMakeFiles/kr_epma.dir/flags.make
+stages/epma/CMakeFiles/kr_epma.dir/stage_epma.c.o: /work/main/stages/epma/stage_epma.c
+stages/epma/CMakeFiles/kr_epma.dir/stage_epma.c.o: stages/epma/CMakeFiles/kr_epma.dir/compiler_depend.ts
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/build/CMakeFiles --progress-num=$(CMAKE_PROGRESS_17) "Building C object stages/epma/CMakeFiles/kr_epma.dir/stage_epma.c.o"
+	cd /work/main/build/stages/epma && /usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -MD -MT stages/epma/CMakeFiles/kr_epma.dir/stage_epma.c.o -MF CMakeFiles/kr_epma.dir/stage_epma.c.o.d -o CMakeFiles/kr_epma.dir/stage_epma.c.o -c /work/main/stages/epma/stage_epma.c
+
+stages/epma/CMakeFiles/kr_epma.dir/stage_epma.c.i: cmake_force
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green "Preprocessing C source to CMakeFiles/kr_epma.dir/stage_epma.c.i"
+	cd /work/main/build/stages/epma && /usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -E /work/main/stages/epma/stage_epma.c > CMakeFiles/kr_epma.dir/stage_epma.c.i
+
+stages/epma/CMakeFiles/kr_epma.dir/stage_epma.c.s: cmake_force
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green "Compiling C source to assembly CMakeFiles/kr_epma.dir/stage_epma.c.s"
+	cd /work/main/build/stages/epma && /usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -S /work/main/stages/epma/stage_epma.c -o CMakeFiles/kr_epma.dir/stage_epma.c.s
+
 stages/epma/CMakeFiles/kr_epma.dir/__/__/cmake/empty.c.o: stages/epma/CMakeFiles/kr_epma.dir/flags.make
 stages/epma/CMakeFiles/kr_epma.dir/__/__/cmake/empty.c.o: /work/main/cmake/empty.c
 stages/epma/CMakeFiles/kr_epma.dir/__/__/cmake/empty.c.o: stages/epma/CMakeFiles/kr_epma.dir/compiler_depend.ts
-	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/build/CMakeFiles --progress-num=$(CMAKE_PROGRESS_1) "Building C object stages/epma/CMakeFiles/kr_epma.dir/__/__/cmake/empty.c.o"
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/build/CMakeFiles --progress-num=$(CMAKE_PROGRESS_18) "Building C object stages/epma/CMakeFiles/kr_epma.dir/__/__/cmake/empty.c.o"
 	cd /work/main/build/stages/epma && /usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -MD -MT stages/epma/CMakeFiles/kr_epma.dir/__/__/cmake/empty.c.o -MF CMakeFiles/kr_epma.dir/__/__/cmake/empty.c.o.d -o CMakeFiles/kr_epma.dir/__/__/cmake/empty.c.o -c /work/main/cmake/empty.c
 
 stages/epma/CMakeFiles/kr_epma.dir/__/__/cmake/empty.c.i: cmake_force
@@ -85,15 +323,49 @@ stages/epma/CMakeFiles/kr_epma.dir/__/__/cmake/empty.c.s: cmake_force
 
 # Object files for target kr_epma
 kr_epma_OBJECTS = \
+"CMakeFiles/kr_epma.dir/atomic.c.o" \
+"CMakeFiles/kr_epma.dir/cmd_zaf.c.o" \
+"CMakeFiles/kr_epma.dir/counts.c.o" \
+"CMakeFiles/kr_epma.dir/generic_csv.c.o" \
+"CMakeFiles/kr_epma.dir/jeol.c.o" \
+"CMakeFiles/kr_epma.dir/jeol_points.c.o" \
+"CMakeFiles/kr_epma.dir/mac.c.o" \
+"CMakeFiles/kr_epma.dir/map_quant.c.o" \
+"CMakeFiles/kr_epma.dir/map_read.c.o" \
+"CMakeFiles/kr_epma.dir/map_run.c.o" \
+"CMakeFiles/kr_epma.dir/map_stats.c.o" \
+"CMakeFiles/kr_epma.dir/map_synth.c.o" \
+"CMakeFiles/kr_epma.dir/matrix.c.o" \
+"CMakeFiles/kr_epma.dir/png_map.c.o" \
+"CMakeFiles/kr_epma.dir/points.c.o" \
+"CMakeFiles/kr_epma.dir/points_input.c.o" \
+"CMakeFiles/kr_epma.dir/stage_epma.c.o" \
 "CMakeFiles/kr_epma.dir/__/__/cmake/empty.c.o"
 
 # External object files for target kr_epma
 kr_epma_EXTERNAL_OBJECTS =
 
+stages/epma/libkr_epma.a: stages/epma/CMakeFiles/kr_epma.dir/atomic.c.o
+stages/epma/libkr_epma.a: stages/epma/CMakeFiles/kr_epma.dir/cmd_zaf.c.o
+stages/epma/libkr_epma.a: stages/epma/CMakeFiles/kr_epma.dir/counts.c.o
+stages/epma/libkr_epma.a: stages/epma/CMakeFiles/kr_epma.dir/generic_csv.c.o
+stages/epma/libkr_epma.a: stages/epma/CMakeFiles/kr_epma.dir/jeol.c.o
+stages/epma/libkr_epma.a: stages/epma/CMakeFiles/kr_epma.dir/jeol_points.c.o
+stages/epma/libkr_epma.a: stages/epma/CMakeFiles/kr_epma.dir/mac.c.o
+stages/epma/libkr_epma.a: stages/epma/CMakeFiles/kr_epma.dir/map_quant.c.o
+stages/epma/libkr_epma.a: stages/epma/CMakeFiles/kr_epma.dir/map_read.c.o
+stages/epma/libkr_epma.a: stages/epma/CMakeFiles/kr_epma.dir/map_run.c.o
+stages/epma/libkr_epma.a: stages/epma/CMakeFiles/kr_epma.dir/map_stats.c.o
+stages/epma/libkr_epma.a: stages/epma/CMakeFiles/kr_epma.dir/map_synth.c.o
+stages/epma/libkr_epma.a: stages/epma/CMakeFiles/kr_epma.dir/matrix.c.o
+stages/epma/libkr_epma.a: stages/epma/CMakeFiles/kr_epma.dir/png_map.c.o
+stages/epma/libkr_epma.a: stages/epma/CMakeFiles/kr_epma.dir/points.c.o
+stages/epma/libkr_epma.a: stages/epma/CMakeFiles/kr_epma.dir/points_input.c.o
+stages/epma/libkr_epma.a: stages/epma/CMakeFiles/kr_epma.dir/stage_epma.c.o
 stages/epma/libkr_epma.a: stages/epma/CMakeFiles/kr_epma.dir/__/__/cmake/empty.c.o
 stages/epma/libkr_epma.a: stages/epma/CMakeFiles/kr_epma.dir/build.make
 stages/epma/libkr_epma.a: stages/epma/CMakeFiles/kr_epma.dir/link.txt
-	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --bold --progress-dir=/work/main/build/CMakeFiles --progress-num=$(CMAKE_PROGRESS_2) "Linking C static library libkr_epma.a"
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --bold --progress-dir=/work/main/build/CMakeFiles --progress-num=$(CMAKE_PROGRESS_19) "Linking C static library libkr_epma.a"
 	cd /work/main/build/stages/epma && $(CMAKE_COMMAND) -P CMakeFiles/kr_epma.dir/cmake_clean_target.cmake
 	cd /work/main/build/stages/epma && $(CMAKE_COMMAND) -E cmake_link_script CMakeFiles/kr_epma.dir/link.txt --verbose=$(VERBOSE)
 

@@ -69,10 +69,122 @@ include stages/sims/CMakeFiles/kr_sims.dir/progress.make
 # Include the compile flags for this target's objects.
 include stages/sims/CMakeFiles/kr_sims.dir/flags.make
 
+stages/sims/CMakeFiles/kr_sims.dir/asc.c.o: stages/sims/CMakeFiles/kr_sims.dir/flags.make
+stages/sims/CMakeFiles/kr_sims.dir/asc.c.o: /work/main/stages/sims/asc.c
+stages/sims/CMakeFiles/kr_sims.dir/asc.c.o: stages/sims/CMakeFiles/kr_sims.dir/compiler_depend.ts
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/build/CMakeFiles --progress-num=$(CMAKE_PROGRESS_1) "Building C object stages/sims/CMakeFiles/kr_sims.dir/asc.c.o"
+	cd /work/main/build/stages/sims && /usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -MD -MT stages/sims/CMakeFiles/kr_sims.dir/asc.c.o -MF CMakeFiles/kr_sims.dir/asc.c.o.d -o CMakeFiles/kr_sims.dir/asc.c.o -c /work/main/stages/sims/asc.c
+
+stages/sims/CMakeFiles/kr_sims.dir/asc.c.i: cmake_force
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green "Preprocessing C source to CMakeFiles/kr_sims.dir/asc.c.i"
+	cd /work/main/build/stages/sims && /usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -E /work/main/stages/sims/asc.c > CMakeFiles/kr_sims.dir/asc.c.i
+
+stages/sims/CMakeFiles/kr_sims.dir/asc.c.s: cmake_force
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green "Compiling C source to assembly CMakeFiles/kr_sims.dir/asc.c.s"
+	cd /work/main/build/stages/sims && /usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -S /work/main/stages/sims/asc.c -o CMakeFiles/kr_sims.dir/asc.c.s
+
+stages/sims/CMakeFiles/kr_sims.dir/cmd_isochron.c.o: stages/sims/CMakeFiles/kr_sims.dir/flags.make
+stages/sims/CMakeFiles/kr_sims.dir/cmd_isochron.c.o: /work/main/stages/sims/cmd_isochron.c
+stages/sims/CMakeFiles/kr_sims.dir/cmd_isochron.c.o: stages/sims/CMakeFiles/kr_sims.dir/compiler_depend.ts
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/build/CMakeFiles --progress-num=$(CMAKE_PROGRESS_2) "Building C object stages/sims/CMakeFiles/kr_sims.dir/cmd_isochron.c.o"
+	cd /work/main/build/stages/sims && /usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -MD -MT stages/sims/CMakeFiles/kr_sims.dir/cmd_isochron.c.o -MF CMakeFiles/kr_sims.dir/cmd_isochron.c.o.d -o CMakeFiles/kr_sims.dir/cmd_isochron.c.o -c /work/main/stages/sims/cmd_isochron.c
+
+stages/sims/CMakeFiles/kr_sims.dir/cmd_isochron.c.i: cmake_force
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green "Preprocessing C source to CMakeFiles/kr_sims.dir/cmd_isochron.c.i"
+	cd /work/main/build/stages/sims && /usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -E /work/main/stages/sims/cmd_isochron.c > CMakeFiles/kr_sims.dir/cmd_isochron.c.i
+
+stages/sims/CMakeFiles/kr_sims.dir/cmd_isochron.c.s: cmake_force
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green "Compiling C source to assembly CMakeFiles/kr_sims.dir/cmd_isochron.c.s"
+	cd /work/main/build/stages/sims && /usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -S /work/main/stages/sims/cmd_isochron.c -o CMakeFiles/kr_sims.dir/cmd_isochron.c.s
+
+stages/sims/CMakeFiles/kr_sims.dir/cmd_wmean.c.o: stages/sims/CMakeFiles/kr_sims.dir/flags.make
+stages/sims/CMakeFiles/kr_sims.dir/cmd_wmean.c.o: /work/main/stages/sims/cmd_wmean.c
+stages/sims/CMakeFiles/kr_sims.dir/cmd_wmean.c.o: stages/sims/CMakeFiles/kr_sims.dir/compiler_depend.ts
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/build/CMakeFiles --progress-num=$(CMAKE_PROGRESS_3) "Building C object stages/sims/CMakeFiles/kr_sims.dir/cmd_wmean.c.o"
+	cd /work/main/build/stages/sims && /usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -MD -MT stages/sims/CMakeFiles/kr_sims.dir/cmd_wmean.c.o -MF CMakeFiles/kr_sims.dir/cmd_wmean.c.o.d -o CMakeFiles/kr_sims.dir/cmd_wmean.c.o -c /work/main/stages/sims/cmd_wmean.c
+
+stages/sims/CMakeFiles/kr_sims.dir/cmd_wmean.c.i: cmake_force
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green "Preprocessing C source to CMakeFiles/kr_sims.dir/cmd_wmean.c.i"
+	cd /work/main/build/stages/sims && /usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -E /work/main/stages/sims/cmd_wmean.c > CMakeFiles/kr_sims.dir/cmd_wmean.c.i
+
+stages/sims/CMakeFiles/kr_sims.dir/cmd_wmean.c.s: cmake_force
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green "Compiling C source to assembly CMakeFiles/kr_sims.dir/cmd_wmean.c.s"
+	cd /work/main/build/stages/sims && /usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -S /work/main/stages/sims/cmd_wmean.c -o CMakeFiles/kr_sims.dir/cmd_wmean.c.s
+
+stages/sims/CMakeFiles/kr_sims.dir/pbpb.c.o: stages/sims/CMakeFiles/kr_sims.dir/flags.make
+stages/sims/CMakeFiles/kr_sims.dir/pbpb.c.o: /work/main/stages/sims/pbpb.c
+stages/sims/CMakeFiles/kr_sims.dir/pbpb.c.o: stages/sims/CMakeFiles/kr_sims.dir/compiler_depend.ts
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/build/CMakeFiles --progress-num=$(CMAKE_PROGRESS_4) "Building C object stages/sims/CMakeFiles/kr_sims.dir/pbpb.c.o"
+	cd /work/main/build/stages/sims && /usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -MD -MT stages/sims/CMakeFiles/kr_sims.dir/pbpb.c.o -MF CMakeFiles/kr_sims.dir/pbpb.c.o.d -o CMakeFiles/kr_sims.dir/pbpb.c.o -c /work/main/stages/sims/pbpb.c
+
+stages/sims/CMakeFiles/kr_sims.dir/pbpb.c.i: cmake_force
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green "Preprocessing C source to CMakeFiles/kr_sims.dir/pbpb.c.i"
+	cd /work/main/build/stages/sims && /usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -E /work/main/stages/sims/pbpb.c > CMakeFiles/kr_sims.dir/pbpb.c.i
+
+stages/sims/CMakeFiles/kr_sims.dir/pbpb.c.s: cmake_force
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green "Compiling C source to assembly CMakeFiles/kr_sims.dir/pbpb.c.s"
+	cd /work/main/build/stages/sims && /usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -S /work/main/stages/sims/pbpb.c -o CMakeFiles/kr_sims.dir/pbpb.c.s
+
+stages/sims/CMakeFiles/kr_sims.dir/ratio_io.c.o: stages/sims/CMakeFiles/kr_sims.dir/flags.make
+stages/sims/CMakeFiles/kr_sims.dir/ratio_io.c.o: /work/main/stages/sims/ratio_io.c
+stages/sims/CMakeFiles/kr_sims.dir/ratio_io.c.o: stages/sims/CMakeFiles/kr_sims.dir/compiler_depend.ts
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/build/CMakeFiles --progress-num=$(CMAKE_PROGRESS_5) "Building C object stages/sims/CMakeFiles/kr_sims.dir/ratio_io.c.o"
+	cd /work/main/build/stages/sims && /usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -MD -MT stages/sims/CMakeFiles/kr_sims.dir/ratio_io.c.o -MF CMakeFiles/kr_sims.dir/ratio_io.c.o.d -o CMakeFiles/kr_sims.dir/ratio_io.c.o -c /work/main/stages/sims/ratio_io.c
+
+stages/sims/CMakeFiles/kr_sims.dir/ratio_io.c.i: cmake_force
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green "Preprocessing C source to CMakeFiles/kr_sims.dir/ratio_io.c.i"
+	cd /work/main/build/stages/sims && /usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -E /work/main/stages/sims/ratio_io.c > CMakeFiles/kr_sims.dir/ratio_io.c.i
+
+stages/sims/CMakeFiles/kr_sims.dir/ratio_io.c.s: cmake_force
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green "Compiling C source to assembly CMakeFiles/kr_sims.dir/ratio_io.c.s"
+	cd /work/main/build/stages/sims && /usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -S /work/main/stages/sims/ratio_io.c -o CMakeFiles/kr_sims.dir/ratio_io.c.s
+
+stages/sims/CMakeFiles/kr_sims.dir/reduce.c.o: stages/sims/CMakeFiles/kr_sims.dir/flags.make
+stages/sims/CMakeFiles/kr_sims.dir/reduce.c.o: /work/main/stages/sims/reduce.c
+stages/sims/CMakeFiles/kr_sims.dir/reduce.c.o: stages/sims/CMakeFiles/kr_sims.dir/compiler_depend.ts
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/build/CMakeFiles --progress-num=$(CMAKE_PROGRESS_6) "Building C object stages/sims/CMakeFiles/kr_sims.dir/reduce.c.o"
+	cd /work/main/build/stages/sims && /usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -MD -MT stages/sims/CMakeFiles/kr_sims.dir/reduce.c.o -MF CMakeFiles/kr_sims.dir/reduce.c.o.d -o CMakeFiles/kr_sims.dir/reduce.c.o -c /work/main/stages/sims/reduce.c
+
+stages/sims/CMakeFiles/kr_sims.dir/reduce.c.i: cmake_force
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green "Preprocessing C source to CMakeFiles/kr_sims.dir/reduce.c.i"
+	cd /work/main/build/stages/sims && /usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -E /work/main/stages/sims/reduce.c > CMakeFiles/kr_sims.dir/reduce.c.i
+
+stages/sims/CMakeFiles/kr_sims.dir/reduce.c.s: cmake_force
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green "Compiling C source to assembly CMakeFiles/kr_sims.dir/reduce.c.s"
+	cd /work/main/build/stages/sims && /usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -S /work/main/stages/sims/reduce.c -o CMakeFiles/kr_sims.dir/reduce.c.s
+
+stages/sims/CMakeFiles/kr_sims.dir/sims_stage.c.o: stages/sims/CMakeFiles/kr_sims.dir/flags.make
+stages/sims/CMakeFiles/kr_sims.dir/sims_stage.c.o: /work/main/stages/sims/sims_stage.c
+stages/sims/CMakeFiles/kr_sims.dir/sims_stage.c.o: stages/sims/CMakeFiles/kr_sims.dir/compiler_depend.ts
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/build/CMakeFiles --progress-num=$(CMAKE_PROGRESS_7) "Building C object stages/sims/CMakeFiles/kr_sims.dir/sims_stage.c.o"
+	cd /work/main/build/stages/sims && /usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -MD -MT stages/sims/CMakeFiles/kr_sims.dir/sims_stage.c.o -MF CMakeFiles/kr_sims.dir/sims_stage.c.o.d -o CMakeFiles/kr_sims.dir/sims_stage.c.o -c /work/main/stages/sims/sims_stage.c
+
+stages/sims/CMakeFiles/kr_sims.dir/sims_stage.c.i: cmake_force
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green "Preprocessing C source to CMakeFiles/kr_sims.dir/sims_stage.c.i"
+	cd /work/main/build/stages/sims && /usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -E /work/main/stages/sims/sims_stage.c > CMakeFiles/kr_sims.dir/sims_stage.c.i
+
+stages/sims/CMakeFiles/kr_sims.dir/sims_stage.c.s: cmake_force
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green "Compiling C source to assembly CMakeFiles/kr_sims.dir/sims_stage.c.s"
+	cd /work/main/build/stages/sims && /usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -S /work/main/stages/sims/sims_stage.c -o CMakeFiles/kr_sims.dir/sims_stage.c.s
+
+stages/sims/CMakeFiles/kr_sims.dir/stats.c.o: stages/sims/CMakeFiles/kr_sims.dir/flags.make
+stages/sims/CMakeFiles/kr_sims.dir/stats.c.o: /work/main/stages/sims/stats.c
+stages/sims/CMakeFiles/kr_sims.dir/stats.c.o: stages/sims/CMakeFiles/kr_sims.dir/compiler_depend.ts
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/build/CMakeFiles --progress-num=$(CMAKE_PROGRESS_8) "Building C object stages/sims/CMakeFiles/kr_sims.dir/stats.c.o"
+	cd /work/main/build/stages/sims && /usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -MD -MT stages/sims/CMakeFiles/kr_sims.dir/stats.c.o -MF CMakeFiles/kr_sims.dir/stats.c.o.d -o CMakeFiles/kr_sims.dir/stats.c.o -c /work/main/stages/sims/stats.c
+
+stages/sims/CMakeFiles/kr_sims.dir/stats.c.i: cmake_force
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green "Preprocessing C source to CMakeFiles/kr_sims.dir/stats.c.i"
+	cd /work/main/build/stages/sims && /usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -E /work/main/stages/sims/stats.c > CMakeFiles/kr_sims.dir/stats.c.i
+
+stages/sims/CMakeFiles/kr_sims.dir/stats.c.s: cmake_force
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green "Compiling C source to assembly CMakeFiles/kr_sims.dir/stats.c.s"
+	cd /work/main/build/stages/sims && /usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -S /work/main/stages/sims/stats.c -o CMakeFiles/kr_sims.dir/stats.c.s
+
 stages/sims/CMakeFiles/kr_sims.dir/__/__/cmake/empty.c.o: stages/sims/CMakeFiles/kr_sims.dir/flags.make
 stages/sims/CMakeFiles/kr_sims.dir/__/__/cmake/empty.c.o: /work/main/cmake/empty.c
 stages/sims/CMakeFiles/kr_sims.dir/__/__/cmake/empty.c.o: stages/sims/CMakeFiles/kr_sims.dir/compiler_depend.ts
-	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/build/CMakeFiles --progress-num=$(CMAKE_PROGRESS_1) "Building C object stages/sims/CMakeFiles/kr_sims.dir/__/__/cmake/empty.c.o"
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/build/CMakeFiles --progress-num=$(CMAKE_PROGRESS_9) "Building C object stages/sims/CMakeFiles/kr_sims.dir/__/__/cmake/empty.c.o"
 	cd /work/main/build/stages/sims && /usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -MD -MT stages/sims/CMakeFiles/kr_sims.dir/__/__/cmake/empty.c.o -MF CMakeFiles/kr_sims.dir/__/__/cmake/empty.c.o.d -o CMakeFiles/kr_sims.dir/__/__/cmake/empty.c.o -c /work/main/cmake/empty.c
 
 stages/sims/CMakeFiles/kr_sims.dir/__/__/cmake/empty.c.i: cmake_force
@@ -85,15 +197,31 @@ stages/sims/CMakeFiles/kr_sims.dir/__/__/cmake/empty.c.s: cmake_force
 
 # Object files for target kr_sims
 kr_sims_OBJECTS = \
+"CMakeFiles/kr_sims.dir/asc.c.o" \
+"CMakeFiles/kr_sims.dir/cmd_isochron.c.o" \
+"CMakeFiles/kr_sims.dir/cmd_wmean.c.o" \
+"CMakeFiles/kr_sims.dir/pbpb.c.o" \
+"CMakeFiles/kr_sims.dir/ratio_io.c.o" \
+"CMakeFiles/kr_sims.dir/reduce.c.o" \
+"CMakeFiles/kr_sims.dir/sims_stage.c.o" \
+"CMakeFiles/kr_sims.dir/stats.c.o" \
 "CMakeFiles/kr_sims.dir/__/__/cmake/empty.c.o"
 
 # External object files for target kr_sims
 kr_sims_EXTERNAL_OBJECTS =
 
+stages/sims/libkr_sims.a: stages/sims/CMakeFiles/kr_sims.dir/asc.c.o
+stages/sims/libkr_sims.a: stages/sims/CMakeFiles/kr_sims.dir/cmd_isochron.c.o
+stages/sims/libkr_sims.a: stages/sims/CMakeFiles/kr_sims.dir/cmd_wmean.c.o
+stages/sims/libkr_sims.a: stages/sims/CMakeFiles/kr_sims.dir/pbpb.c.o
+stages/sims/libkr_sims.a: stages/sims/CMakeFiles/kr_sims.dir/ratio_io.c.o
+stages/sims/libkr_sims.a: stages/sims/CMakeFiles/kr_sims.dir/reduce.c.o
+stages/sims/libkr_sims.a: stages/sims/CMakeFiles/kr_sims.dir/sims_stage.c.o
+stages/sims/libkr_sims.a: stages/sims/CMakeFiles/kr_sims.dir/stats.c.o
 stages/sims/libkr_sims.a: stages/sims/CMakeFiles/kr_sims.dir/__/__/cmake/empty.c.o
 stages/sims/libkr_sims.a: stages/sims/CMakeFiles/kr_sims.dir/build.make
 stages/sims/libkr_sims.a: stages/sims/CMakeFiles/kr_sims.dir/link.txt
-	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --bold --progress-dir=/work/main/build/CMakeFiles --progress-num=$(CMAKE_PROGRESS_2) "Linking C static library libkr_sims.a"
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --bold --progress-dir=/work/main/build/CMakeFiles --progress-num=$(CMAKE_PROGRESS_10) "Linking C static library libkr_sims.a"
 	cd /work/main/build/stages/sims && $(CMAKE_COMMAND) -P CMakeFiles/kr_sims.dir/cmake_clean_target.cmake
 	cd /work/main/build/stages/sims && $(CMAKE_COMMAND) -E cmake_link_script CMakeFiles/kr_sims.dir/link.txt --verbose=$(VERBOSE)
 
