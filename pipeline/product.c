@@ -652,9 +652,11 @@ static hid_t axis_dataset(hid_t g, const char *name, const double *values, size_
 }
 
 /* A chunked, shuffled, deflated float64 dataset of rank 1 or 2. */
+/* values are in `memtype` (native double or float), stored as the matching little-endian IEEE type */
 static hid_t signal_dataset(hid_t g, const char *name, int rank, const hsize_t *dims, const hsize_t *chunk,
-                            const double *values, const char *units)
+                            const void *values, hid_t memtype, const char *units)
 {
+    hid_t filetype = H5Tequal(memtype, H5T_NATIVE_FLOAT) > 0 ? H5T_IEEE_F32LE : H5T_IEEE_F64LE;
     if (H5Lexists(g, name, H5P_DEFAULT) > 0) {
         kr_err(KR_EINPUT, "signal %s already exists", name);
         return -1;
@@ -663,8 +665,8 @@ static hid_t signal_dataset(hid_t g, const char *name, int rank, const hsize_t *
     H5Pset_obj_track_times(dcpl, 0);
     if (sp >= 0 && dcpl >= 0 && H5Pset_chunk(dcpl, rank, chunk) >= 0 && H5Pset_shuffle(dcpl) >= 0 &&
         H5Pset_deflate(dcpl, KR_DEFLATE_LEVEL) >= 0)
-        d = H5Dcreate2(g, name, H5T_IEEE_F64LE, sp, H5P_DEFAULT, dcpl, H5P_DEFAULT);
-    if (d >= 0 && (H5Dwrite(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, values) < 0 ||
+        d = H5Dcreate2(g, name, filetype, sp, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+    if (d >= 0 && (H5Dwrite(d, memtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, values) < 0 ||
                    attr_string(d, "units", units ? units : ""))) {
         H5Dclose(d);
         d = -1;
@@ -682,8 +684,8 @@ static int check_name(const char *what, const char *name)
     return KR_OK;
 }
 
-int kr_product_write_map(kr_product *p, const char *group, const char *signal, const char *units,
-                         const double *values, size_t ny, size_t nx, const double *y_um, const double *x_um)
+static int write_map(kr_product *p, const char *group, const char *signal, const char *units, const void *values,
+                     hid_t memtype, size_t ny, size_t nx, const double *y_um, const double *x_um)
 {
     int rc = KR_OK, created = 0;
     hid_t g = -1, dy = -1, dx = -1, ds = -1;
@@ -711,7 +713,7 @@ int kr_product_write_map(kr_product *p, const char *group, const char *signal, c
     }
     hsize_t dims[2] = {ny, nx};
     hsize_t chunk[2] = {ny < KR_MAP_CHUNK ? ny : KR_MAP_CHUNK, nx < KR_MAP_CHUNK ? nx : KR_MAP_CHUNK};
-    ds = signal_dataset(g, signal, 2, dims, chunk, values, units);
+    ds = signal_dataset(g, signal, 2, dims, chunk, values, memtype, units);
     if (ds < 0 || H5DSattach_scale(ds, dy, 0) < 0 || H5DSattach_scale(ds, dx, 1) < 0) {
         if (ds >= 0) h5fail("attach axes to", signal);
         rc = KR_EIO;
@@ -724,6 +726,18 @@ cleanup:
     H5Gclose(g);
     if (rc) return kr_err(rc, "cannot write map %s/%s", group, signal);
     return KR_OK;
+}
+
+int kr_product_write_map(kr_product *p, const char *group, const char *signal, const char *units,
+                         const double *values, size_t ny, size_t nx, const double *y_um, const double *x_um)
+{
+    return write_map(p, group, signal, units, values, H5T_NATIVE_DOUBLE, ny, nx, y_um, x_um);
+}
+
+int kr_product_write_map_f32(kr_product *p, const char *group, const char *signal, const char *units,
+                             const float *values, size_t ny, size_t nx, const double *y_um, const double *x_um)
+{
+    return write_map(p, group, signal, units, values, H5T_NATIVE_FLOAT, ny, nx, y_um, x_um);
 }
 
 int kr_product_write_series(kr_product *p, const char *group, const double *time_s, size_t n,
@@ -760,7 +774,7 @@ int kr_product_write_series(kr_product *p, const char *group, const double *time
     }
     hsize_t dims[1] = {n}, chunk[1] = {n < KR_SERIES_CHUNK ? n : KR_SERIES_CHUNK};
     for (size_t c = 0; c < nchannels; c++) {
-        hid_t d = signal_dataset(g, channels[c], 1, dims, chunk, values[c], units);
+        hid_t d = signal_dataset(g, channels[c], 1, dims, chunk, values[c], H5T_NATIVE_DOUBLE, units);
         if (d < 0 || H5DSattach_scale(d, dt, 0) < 0) {
             if (d >= 0) {
                 h5fail("attach time_s to", channels[c]);

@@ -21,6 +21,9 @@ int kr_product_write_table(kr_product *p, const char *path, const kr_table_desc 
  * Further signals in the same group: call again with the same group and another signal name. */
 int kr_product_write_map(kr_product *p, const char *group, const char *signal, const char *units,
                          const double *values, size_t ny, size_t nx, const double *y_um, const double *x_um);
+/* The same with float32 values, stored as float32 (derived maps: 7 significant digits, half the bytes). */
+int kr_product_write_map_f32(kr_product *p, const char *group, const char *signal, const char *units,
+                             const float *values, size_t ny, size_t nx, const double *y_um, const double *x_um);
 /* Write an NXdata group holding time series: axis `time_s` (n) and one 1-D float64 dataset per channel. */
 int kr_product_write_series(kr_product *p, const char *group, const double *time_s, size_t n,
                             const char *const *channels, const double *const *values, size_t nchannels,

@@ -368,12 +368,18 @@ static int want_png(const kr_map_job *job, const char *name)
     return 0;
 }
 
+/* Stored as float32: the maps are held as float32, and 7 significant digits are far below counting noise.
+ * scratch (npx floats) is used only when the layer needs scaling (element -> oxide). */
 static int write_signal(kr_product *out, const char *group, const char *sig, const char *units, const float *v,
-                        double scale, double *scratch, size_t ny, size_t nx, const double *y_um, const double *x_um)
+                        double scale, float *scratch, size_t ny, size_t nx, const double *y_um, const double *x_um)
 {
     size_t n = nx * ny;
-    for (size_t p = 0; p < n; p++) scratch[p] = (double)v[p] * scale;
-    int rc = kr_product_write_map(out, group, sig, units, scratch, ny, nx, y_um, x_um);
+    const float *vals = v;
+    if (scale != 1.0) {
+        for (size_t p = 0; p < n; p++) scratch[p] = (float)((double)v[p] * scale);
+        vals = scratch;
+    }
+    int rc = kr_product_write_map_f32(out, group, sig, units, vals, ny, nx, y_um, x_um);
     if (rc) kr_err(rc, "%s: writing %s", group, sig);
     return rc;
 }
@@ -389,7 +395,8 @@ int kr_map_job_run(const kr_map_job *job, const kr_atomic *at, const kr_maps_opt
     kr_mapq_out q;
     float *counts[KR_EPMA_MAX_EL] = {0}, *bgm[KR_EPMA_MAX_EL] = {0}, *bgp[KR_EPMA_MAX_EL] = {0};
     float *total = NULL, *oxygen = NULL, *scratch_f = NULL;
-    double *x_um = NULL, *y_um = NULL, *scratch = NULL;
+    double *x_um = NULL, *y_um = NULL;
+    float *scratch = NULL;
     unsigned char *mask = NULL;
     int jel[KR_EPMA_MAX_EL]; /* setup index -> job element, -1 */
     memset(&q, 0, sizeof q);
@@ -605,7 +612,7 @@ int kr_map_job_run(const kr_map_job *job, const kr_atomic *at, const kr_maps_opt
         if (!(x_um = malloc(sizeof(double) * nx)) || !(y_um = malloc(sizeof(double) * ny))) goto nomem;
         kr_map_axes(&cnd, x_um, y_um);
         /* the count arrays are no longer needed after the solve: write them, then reuse nothing else */
-        if (!(scratch = malloc(sizeof(double) * npx))) goto nomem;
+        if (!(scratch = malloc(sizeof(float) * npx))) goto nomem;
         /* the NXdata group's `signal` is the first map written: the first png quantity (e.g. TiO2_wt),
          * else the first mapped element's oxide */
         char primary[48] = "";

@@ -157,7 +157,7 @@ int kr_map_job_run(const kr_map_job *job, const kr_atomic *at, const kr_maps_opt
 
 /* The EPMA stage's entry point: every map of `inputs` (the epma.maps.inputs node; NULL or empty: nothing
  * to do), then the /epma/map_regions table. png_dir: folder for the PNGs; NULL: epma.maps.png_dir when
- * set (relative to run.yaml), else no PNGs. */
+ * set (relative to run.yaml), else <product stem>_png/ beside the product. */
 int kr_epma_maps_run(const kr_config *cfg, const kr_node *inputs, const char *png_dir, kr_product *out);
 
 #endif

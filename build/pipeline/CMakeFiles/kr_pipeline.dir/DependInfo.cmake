@@ -13,6 +13,8 @@ set(CMAKE_DEPENDS_DEPENDENCY_FILES
   "/work/main/pipeline/config.c" "pipeline/CMakeFiles/kr_pipeline.dir/config.c.o" "gcc" "pipeline/CMakeFiles/kr_pipeline.dir/config.c.o.d"
   "/work/main/pipeline/error.c" "pipeline/CMakeFiles/kr_pipeline.dir/error.c.o" "gcc" "pipeline/CMakeFiles/kr_pipeline.dir/error.c.o.d"
   "/work/main/pipeline/hash.c" "pipeline/CMakeFiles/kr_pipeline.dir/hash.c.o" "gcc" "pipeline/CMakeFiles/kr_pipeline.dir/hash.c.o.d"
+  "/work/main/pipeline/ledger.c" "pipeline/CMakeFiles/kr_pipeline.dir/ledger.c.o" "gcc" "pipeline/CMakeFiles/kr_pipeline.dir/ledger.c.o.d"
+  "/work/main/pipeline/lock.c" "pipeline/CMakeFiles/kr_pipeline.dir/lock.c.o" "gcc" "pipeline/CMakeFiles/kr_pipeline.dir/lock.c.o.d"
   "/work/main/pipeline/log.c" "pipeline/CMakeFiles/kr_pipeline.dir/log.c.o" "gcc" "pipeline/CMakeFiles/kr_pipeline.dir/log.c.o.d"
   "/work/main/pipeline/product.c" "pipeline/CMakeFiles/kr_pipeline.dir/product.c.o" "gcc" "pipeline/CMakeFiles/kr_pipeline.dir/product.c.o.d"
   "/work/main/pipeline/provenance.c" "pipeline/CMakeFiles/kr_pipeline.dir/provenance.c.o" "gcc" "pipeline/CMakeFiles/kr_pipeline.dir/provenance.c.o.d"

@@ -74,12 +74,13 @@ pipeline/calib_embedded.c: /work/main/calib/epma_constants.csv
 pipeline/calib_embedded.c: /work/main/calib/epma_duncumb_reed.csv
 pipeline/calib_embedded.c: /work/main/calib/epma_heinrich86_mac.csv
 pipeline/calib_embedded.c: /work/main/calib/epma_oxides.csv
+pipeline/calib_embedded.c: /work/main/calib/laicpms_reference_materials.csv
 pipeline/calib_embedded.c: /work/main/calib/sims_constants.csv
 pipeline/calib_embedded.c: /work/main/calib/sims_reference_materials.csv
 pipeline/calib_embedded.c: /work/main/calib/sims_stacey_kramers.csv
 pipeline/calib_embedded.c: /work/main/cmake/embed.cmake
 	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --blue --bold --progress-dir=/work/main/build/CMakeFiles --progress-num=$(CMAKE_PROGRESS_1) "Embedding calib/"
-	cd /work/main/build/pipeline && /usr/bin/cmake -DOUT=/work/main/build/pipeline/calib_embedded.c "-DFILES=/work/main/calib/atomic_weights.csv;/work/main/calib/epma_constants.csv;/work/main/calib/epma_duncumb_reed.csv;/work/main/calib/epma_heinrich86_mac.csv;/work/main/calib/epma_oxides.csv;/work/main/calib/sims_constants.csv;/work/main/calib/sims_reference_materials.csv;/work/main/calib/sims_stacey_kramers.csv" -P /work/main/cmake/embed.cmake
+	cd /work/main/build/pipeline && /usr/bin/cmake -DOUT=/work/main/build/pipeline/calib_embedded.c "-DFILES=/work/main/calib/atomic_weights.csv;/work/main/calib/epma_constants.csv;/work/main/calib/epma_duncumb_reed.csv;/work/main/calib/epma_heinrich86_mac.csv;/work/main/calib/epma_oxides.csv;/work/main/calib/laicpms_reference_materials.csv;/work/main/calib/sims_constants.csv;/work/main/calib/sims_reference_materials.csv;/work/main/calib/sims_stacey_kramers.csv" -P /work/main/cmake/embed.cmake
 
 pipeline/CMakeFiles/kr_pipeline.dir/calib.c.o: pipeline/CMakeFiles/kr_pipeline.dir/flags.make
 pipeline/CMakeFiles/kr_pipeline.dir/calib.c.o: /work/main/pipeline/calib.c
@@ -137,10 +138,38 @@ pipeline/CMakeFiles/kr_pipeline.dir/hash.c.s: cmake_force
 	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green "Compiling C source to assembly CMakeFiles/kr_pipeline.dir/hash.c.s"
 	cd /work/main/build/pipeline && /usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -S /work/main/pipeline/hash.c -o CMakeFiles/kr_pipeline.dir/hash.c.s
 
+pipeline/CMakeFiles/kr_pipeline.dir/ledger.c.o: pipeline/CMakeFiles/kr_pipeline.dir/flags.make
+pipeline/CMakeFiles/kr_pipeline.dir/ledger.c.o: /work/main/pipeline/ledger.c
+pipeline/CMakeFiles/kr_pipeline.dir/ledger.c.o: pipeline/CMakeFiles/kr_pipeline.dir/compiler_depend.ts
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/build/CMakeFiles --progress-num=$(CMAKE_PROGRESS_6) "Building C object pipeline/CMakeFiles/kr_pipeline.dir/ledger.c.o"
+	cd /work/main/build/pipeline && /usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -MD -MT pipeline/CMakeFiles/kr_pipeline.dir/ledger.c.o -MF CMakeFiles/kr_pipeline.dir/ledger.c.o.d -o CMakeFiles/kr_pipeline.dir/ledger.c.o -c /work/main/pipeline/ledger.c
+
+pipeline/CMakeFiles/kr_pipeline.dir/ledger.c.i: cmake_force
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green "Preprocessing C source to CMakeFiles/kr_pipeline.dir/ledger.c.i"
+	cd /work/main/build/pipeline && /usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -E /work/main/pipeline/ledger.c > CMakeFiles/kr_pipeline.dir/ledger.c.i
+
+pipeline/CMakeFiles/kr_pipeline.dir/ledger.c.s: cmake_force
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green "Compiling C source to assembly CMakeFiles/kr_pipeline.dir/ledger.c.s"
+	cd /work/main/build/pipeline && /usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -S /work/main/pipeline/ledger.c -o CMakeFiles/kr_pipeline.dir/ledger.c.s
+
+pipeline/CMakeFiles/kr_pipeline.dir/lock.c.o: pipeline/CMakeFiles/kr_pipeline.dir/flags.make
+pipeline/CMakeFiles/kr_pipeline.dir/lock.c.o: /work/main/pipeline/lock.c
+pipeline/CMakeFiles/kr_pipeline.dir/lock.c.o: pipeline/CMakeFiles/kr_pipeline.dir/compiler_depend.ts
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/build/CMakeFiles --progress-num=$(CMAKE_PROGRESS_7) "Building C object pipeline/CMakeFiles/kr_pipeline.dir/lock.c.o"
+	cd /work/main/build/pipeline && /usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -MD -MT pipeline/CMakeFiles/kr_pipeline.dir/lock.c.o -MF CMakeFiles/kr_pipeline.dir/lock.c.o.d -o CMakeFiles/kr_pipeline.dir/lock.c.o -c /work/main/pipeline/lock.c
+
+pipeline/CMakeFiles/kr_pipeline.dir/lock.c.i: cmake_force
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green "Preprocessing C source to CMakeFiles/kr_pipeline.dir/lock.c.i"
+	cd /work/main/build/pipeline && /usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -E /work/main/pipeline/lock.c > CMakeFiles/kr_pipeline.dir/lock.c.i
+
+pipeline/CMakeFiles/kr_pipeline.dir/lock.c.s: cmake_force
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green "Compiling C source to assembly CMakeFiles/kr_pipeline.dir/lock.c.s"
+	cd /work/main/build/pipeline && /usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -S /work/main/pipeline/lock.c -o CMakeFiles/kr_pipeline.dir/lock.c.s
+
 pipeline/CMakeFiles/kr_pipeline.dir/log.c.o: pipeline/CMakeFiles/kr_pipeline.dir/flags.make
 pipeline/CMakeFiles/kr_pipeline.dir/log.c.o: /work/main/pipeline/log.c
 pipeline/CMakeFiles/kr_pipeline.dir/log.c.o: pipeline/CMakeFiles/kr_pipeline.dir/compiler_depend.ts
-	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/build/CMakeFiles --progress-num=$(CMAKE_PROGRESS_6) "Building C object pipeline/CMakeFiles/kr_pipeline.dir/log.c.o"
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/build/CMakeFiles --progress-num=$(CMAKE_PROGRESS_8) "Building C object pipeline/CMakeFiles/kr_pipeline.dir/log.c.o"
 	cd /work/main/build/pipeline && /usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -MD -MT pipeline/CMakeFiles/kr_pipeline.dir/log.c.o -MF CMakeFiles/kr_pipeline.dir/log.c.o.d -o CMakeFiles/kr_pipeline.dir/log.c.o -c /work/main/pipeline/log.c
 
 pipeline/CMakeFiles/kr_pipeline.dir/log.c.i: cmake_force
@@ -154,7 +183,7 @@ pipeline/CMakeFiles/kr_pipeline.dir/log.c.s: cmake_force
 pipeline/CMakeFiles/kr_pipeline.dir/product.c.o: pipeline/CMakeFiles/kr_pipeline.dir/flags.make
 pipeline/CMakeFiles/kr_pipeline.dir/product.c.o: /work/main/pipeline/product.c
 pipeline/CMakeFiles/kr_pipeline.dir/product.c.o: pipeline/CMakeFiles/kr_pipeline.dir/compiler_depend.ts
-	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/build/CMakeFiles --progress-num=$(CMAKE_PROGRESS_7) "Building C object pipeline/CMakeFiles/kr_pipeline.dir/product.c.o"
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/build/CMakeFiles --progress-num=$(CMAKE_PROGRESS_9) "Building C object pipeline/CMakeFiles/kr_pipeline.dir/product.c.o"
 	cd /work/main/build/pipeline && /usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -MD -MT pipeline/CMakeFiles/kr_pipeline.dir/product.c.o -MF CMakeFiles/kr_pipeline.dir/product.c.o.d -o CMakeFiles/kr_pipeline.dir/product.c.o -c /work/main/pipeline/product.c
 
 pipeline/CMakeFiles/kr_pipeline.dir/product.c.i: cmake_force
@@ -168,7 +197,7 @@ pipeline/CMakeFiles/kr_pipeline.dir/product.c.s: cmake_force
 pipeline/CMakeFiles/kr_pipeline.dir/provenance.c.o: pipeline/CMakeFiles/kr_pipeline.dir/flags.make
 pipeline/CMakeFiles/kr_pipeline.dir/provenance.c.o: /work/main/pipeline/provenance.c
 pipeline/CMakeFiles/kr_pipeline.dir/provenance.c.o: pipeline/CMakeFiles/kr_pipeline.dir/compiler_depend.ts
-	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/build/CMakeFiles --progress-num=$(CMAKE_PROGRESS_8) "Building C object pipeline/CMakeFiles/kr_pipeline.dir/provenance.c.o"
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/build/CMakeFiles --progress-num=$(CMAKE_PROGRESS_10) "Building C object pipeline/CMakeFiles/kr_pipeline.dir/provenance.c.o"
 	cd /work/main/build/pipeline && /usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -MD -MT pipeline/CMakeFiles/kr_pipeline.dir/provenance.c.o -MF CMakeFiles/kr_pipeline.dir/provenance.c.o.d -o CMakeFiles/kr_pipeline.dir/provenance.c.o -c /work/main/pipeline/provenance.c
 
 pipeline/CMakeFiles/kr_pipeline.dir/provenance.c.i: cmake_force
@@ -182,7 +211,7 @@ pipeline/CMakeFiles/kr_pipeline.dir/provenance.c.s: cmake_force
 pipeline/CMakeFiles/kr_pipeline.dir/run.c.o: pipeline/CMakeFiles/kr_pipeline.dir/flags.make
 pipeline/CMakeFiles/kr_pipeline.dir/run.c.o: /work/main/pipeline/run.c
 pipeline/CMakeFiles/kr_pipeline.dir/run.c.o: pipeline/CMakeFiles/kr_pipeline.dir/compiler_depend.ts
-	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/build/CMakeFiles --progress-num=$(CMAKE_PROGRESS_9) "Building C object pipeline/CMakeFiles/kr_pipeline.dir/run.c.o"
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/build/CMakeFiles --progress-num=$(CMAKE_PROGRESS_11) "Building C object pipeline/CMakeFiles/kr_pipeline.dir/run.c.o"
 	cd /work/main/build/pipeline && /usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -MD -MT pipeline/CMakeFiles/kr_pipeline.dir/run.c.o -MF CMakeFiles/kr_pipeline.dir/run.c.o.d -o CMakeFiles/kr_pipeline.dir/run.c.o -c /work/main/pipeline/run.c
 
 pipeline/CMakeFiles/kr_pipeline.dir/run.c.i: cmake_force
@@ -196,7 +225,7 @@ pipeline/CMakeFiles/kr_pipeline.dir/run.c.s: cmake_force
 pipeline/CMakeFiles/kr_pipeline.dir/text.c.o: pipeline/CMakeFiles/kr_pipeline.dir/flags.make
 pipeline/CMakeFiles/kr_pipeline.dir/text.c.o: /work/main/pipeline/text.c
 pipeline/CMakeFiles/kr_pipeline.dir/text.c.o: pipeline/CMakeFiles/kr_pipeline.dir/compiler_depend.ts
-	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/build/CMakeFiles --progress-num=$(CMAKE_PROGRESS_10) "Building C object pipeline/CMakeFiles/kr_pipeline.dir/text.c.o"
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/build/CMakeFiles --progress-num=$(CMAKE_PROGRESS_12) "Building C object pipeline/CMakeFiles/kr_pipeline.dir/text.c.o"
 	cd /work/main/build/pipeline && /usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -MD -MT pipeline/CMakeFiles/kr_pipeline.dir/text.c.o -MF CMakeFiles/kr_pipeline.dir/text.c.o.d -o CMakeFiles/kr_pipeline.dir/text.c.o -c /work/main/pipeline/text.c
 
 pipeline/CMakeFiles/kr_pipeline.dir/text.c.i: cmake_force
@@ -210,7 +239,7 @@ pipeline/CMakeFiles/kr_pipeline.dir/text.c.s: cmake_force
 pipeline/CMakeFiles/kr_pipeline.dir/yaml_tree.c.o: pipeline/CMakeFiles/kr_pipeline.dir/flags.make
 pipeline/CMakeFiles/kr_pipeline.dir/yaml_tree.c.o: /work/main/pipeline/yaml_tree.c
 pipeline/CMakeFiles/kr_pipeline.dir/yaml_tree.c.o: pipeline/CMakeFiles/kr_pipeline.dir/compiler_depend.ts
-	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/build/CMakeFiles --progress-num=$(CMAKE_PROGRESS_11) "Building C object pipeline/CMakeFiles/kr_pipeline.dir/yaml_tree.c.o"
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/build/CMakeFiles --progress-num=$(CMAKE_PROGRESS_13) "Building C object pipeline/CMakeFiles/kr_pipeline.dir/yaml_tree.c.o"
 	cd /work/main/build/pipeline && /usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -MD -MT pipeline/CMakeFiles/kr_pipeline.dir/yaml_tree.c.o -MF CMakeFiles/kr_pipeline.dir/yaml_tree.c.o.d -o CMakeFiles/kr_pipeline.dir/yaml_tree.c.o -c /work/main/pipeline/yaml_tree.c
 
 pipeline/CMakeFiles/kr_pipeline.dir/yaml_tree.c.i: cmake_force
@@ -224,7 +253,7 @@ pipeline/CMakeFiles/kr_pipeline.dir/yaml_tree.c.s: cmake_force
 pipeline/CMakeFiles/kr_pipeline.dir/calib_embedded.c.o: pipeline/CMakeFiles/kr_pipeline.dir/flags.make
 pipeline/CMakeFiles/kr_pipeline.dir/calib_embedded.c.o: pipeline/calib_embedded.c
 pipeline/CMakeFiles/kr_pipeline.dir/calib_embedded.c.o: pipeline/CMakeFiles/kr_pipeline.dir/compiler_depend.ts
-	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/build/CMakeFiles --progress-num=$(CMAKE_PROGRESS_12) "Building C object pipeline/CMakeFiles/kr_pipeline.dir/calib_embedded.c.o"
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/build/CMakeFiles --progress-num=$(CMAKE_PROGRESS_14) "Building C object pipeline/CMakeFiles/kr_pipeline.dir/calib_embedded.c.o"
 	cd /work/main/build/pipeline && /usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -MD -MT pipeline/CMakeFiles/kr_pipeline.dir/calib_embedded.c.o -MF CMakeFiles/kr_pipeline.dir/calib_embedded.c.o.d -o CMakeFiles/kr_pipeline.dir/calib_embedded.c.o -c /work/main/build/pipeline/calib_embedded.c
 
 pipeline/CMakeFiles/kr_pipeline.dir/calib_embedded.c.i: cmake_force
@@ -241,6 +270,8 @@ kr_pipeline_OBJECTS = \
 "CMakeFiles/kr_pipeline.dir/config.c.o" \
 "CMakeFiles/kr_pipeline.dir/error.c.o" \
 "CMakeFiles/kr_pipeline.dir/hash.c.o" \
+"CMakeFiles/kr_pipeline.dir/ledger.c.o" \
+"CMakeFiles/kr_pipeline.dir/lock.c.o" \
 "CMakeFiles/kr_pipeline.dir/log.c.o" \
 "CMakeFiles/kr_pipeline.dir/product.c.o" \
 "CMakeFiles/kr_pipeline.dir/provenance.c.o" \
@@ -256,6 +287,8 @@ pipeline/libkr_pipeline.a: pipeline/CMakeFiles/kr_pipeline.dir/calib.c.o
 pipeline/libkr_pipeline.a: pipeline/CMakeFiles/kr_pipeline.dir/config.c.o
 pipeline/libkr_pipeline.a: pipeline/CMakeFiles/kr_pipeline.dir/error.c.o
 pipeline/libkr_pipeline.a: pipeline/CMakeFiles/kr_pipeline.dir/hash.c.o
+pipeline/libkr_pipeline.a: pipeline/CMakeFiles/kr_pipeline.dir/ledger.c.o
+pipeline/libkr_pipeline.a: pipeline/CMakeFiles/kr_pipeline.dir/lock.c.o
 pipeline/libkr_pipeline.a: pipeline/CMakeFiles/kr_pipeline.dir/log.c.o
 pipeline/libkr_pipeline.a: pipeline/CMakeFiles/kr_pipeline.dir/product.c.o
 pipeline/libkr_pipeline.a: pipeline/CMakeFiles/kr_pipeline.dir/provenance.c.o
@@ -265,7 +298,7 @@ pipeline/libkr_pipeline.a: pipeline/CMakeFiles/kr_pipeline.dir/yaml_tree.c.o
 pipeline/libkr_pipeline.a: pipeline/CMakeFiles/kr_pipeline.dir/calib_embedded.c.o
 pipeline/libkr_pipeline.a: pipeline/CMakeFiles/kr_pipeline.dir/build.make
 pipeline/libkr_pipeline.a: pipeline/CMakeFiles/kr_pipeline.dir/link.txt
-	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --bold --progress-dir=/work/main/build/CMakeFiles --progress-num=$(CMAKE_PROGRESS_13) "Linking C static library libkr_pipeline.a"
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --bold --progress-dir=/work/main/build/CMakeFiles --progress-num=$(CMAKE_PROGRESS_15) "Linking C static library libkr_pipeline.a"
 	cd /work/main/build/pipeline && $(CMAKE_COMMAND) -P CMakeFiles/kr_pipeline.dir/cmake_clean_target.cmake
 	cd /work/main/build/pipeline && $(CMAKE_COMMAND) -E cmake_link_script CMakeFiles/kr_pipeline.dir/link.txt --verbose=$(VERBOSE)
 
