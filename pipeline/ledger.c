@@ -33,6 +33,9 @@ static const char SCHEMA[] =
     " started_utc TEXT NOT NULL, finished_utc TEXT, template_path TEXT, overrides TEXT,"
     " product TEXT, error TEXT, run_hash TEXT, config_hash TEXT, software_version TEXT);"
     "CREATE INDEX IF NOT EXISTS runs_item ON runs(instrument, path, kind);"
+    "CREATE TABLE IF NOT EXISTS extra_inputs("
+    " instrument TEXT NOT NULL, path TEXT NOT NULL, file TEXT NOT NULL, sha256 TEXT NOT NULL,"
+    " PRIMARY KEY(instrument, path, file));"
     "CREATE TABLE IF NOT EXISTS files("
     " path TEXT PRIMARY KEY, size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL, sha256 TEXT NOT NULL);";
 
@@ -79,6 +82,12 @@ void kr_ledger_item_clear(kr_ledger_item *it)
     free(it->quarantine_path);
     free(it->updated_utc);
     memset(it, 0, sizeof *it);
+}
+
+void kr_ledger_files_free(kr_ledger_file *f, size_t n)
+{
+    for (size_t i = 0; i < n; i++) free(f[i].file);
+    free(f);
 }
 
 void kr_ledger_run_clear(kr_ledger_run *r)
@@ -323,8 +332,76 @@ cleanup:
     return rc;
 }
 
+static int put_extra(kr_ledger *lg, const kr_ledger_item *item, const kr_ledger_file *extra, size_t n)
+{
+    sqlite3_stmt *st = NULL;
+    int rc;
+    if ((rc = prepare(lg, "DELETE FROM extra_inputs WHERE instrument=? AND path=?", &st))) return rc;
+    bind_text(st, 1, item->instrument);
+    bind_text(st, 2, item->path);
+    if (sqlite3_step(st) != SQLITE_DONE) rc = db_err(lg, KR_EIO, "update of outside inputs");
+    sqlite3_finalize(st);
+    if (rc) return rc;
+    if ((rc = prepare(lg, "INSERT OR REPLACE INTO extra_inputs(instrument, path, file, sha256) VALUES(?,?,?,?)", &st)))
+        return rc;
+    for (size_t i = 0; i < n && !rc; i++) {
+        sqlite3_reset(st);
+        bind_text(st, 1, item->instrument);
+        bind_text(st, 2, item->path);
+        bind_text(st, 3, extra[i].file);
+        bind_text(st, 4, extra[i].sha256);
+        if (sqlite3_step(st) != SQLITE_DONE) rc = db_err(lg, KR_EIO, "update of outside inputs");
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+int kr_ledger_extra_inputs(kr_ledger *lg, const char *instrument, const char *path, kr_ledger_file **out, size_t *n)
+{
+    sqlite3_stmt *st = NULL;
+    int rc, s;
+    kr_ledger_file *v = NULL;
+    size_t nv = 0, cap = 0;
+    *out = NULL;
+    *n = 0;
+    if ((rc = prepare(lg, "SELECT file, sha256 FROM extra_inputs WHERE instrument=? AND path=? ORDER BY file", &st)))
+        return rc;
+    bind_text(st, 1, instrument);
+    bind_text(st, 2, path);
+    while ((s = sqlite3_step(st)) == SQLITE_ROW) {
+        if (nv == cap) {
+            size_t nc = cap ? 2 * cap : 8;
+            kr_ledger_file *nf = realloc(v, nc * sizeof *nf);
+            if (!nf) {
+                rc = kr_err(KR_ENOMEM, "out of memory");
+                goto cleanup;
+            }
+            v = nf;
+            cap = nc;
+        }
+        copy_hex(v[nv].sha256, st, 1);
+        if (!(v[nv].file = dup_col(st, 0))) {
+            rc = kr_err(KR_ENOMEM, "out of memory");
+            goto cleanup;
+        }
+        nv++;
+    }
+    if (s != SQLITE_DONE) {
+        rc = db_err(lg, KR_EIO, "read of outside inputs");
+        goto cleanup;
+    }
+    *out = v;
+    *n = nv;
+    v = NULL;
+    nv = 0;
+cleanup:
+    sqlite3_finalize(st);
+    kr_ledger_files_free(v, nv);
+    return rc;
+}
+
 int kr_ledger_run_finish(kr_ledger *lg, long long id, const char *status, const char *error, const char *product,
-                         const kr_ledger_item *item)
+                         const kr_ledger_item *item, const kr_ledger_file *extra, size_t nextra, int extra_valid)
 {
     sqlite3_stmt *st = NULL;
     int rc;
@@ -347,6 +424,7 @@ int kr_ledger_run_finish(kr_ledger *lg, long long id, const char *status, const 
         goto cleanup;
     }
     if (item && (rc = kr_ledger_put_item(lg, item))) goto cleanup;
+    if (item && extra_valid && (rc = put_extra(lg, item, extra, nextra))) goto cleanup;
     rc = kr_ledger_commit(lg);
 cleanup:
     sqlite3_finalize(st);

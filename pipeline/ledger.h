@@ -50,7 +50,15 @@ typedef struct {
     char *software_version;
 } kr_ledger_run;
 
+/* A file a run read from outside its inbox entry (named by the template: maps, standards, ...), with the
+ * SHA-256 the run saw (from the product's /provenance/inputs). A change reruns the entry. */
+typedef struct {
+    char *file;
+    char sha256[KR_SHA256_HEX];
+} kr_ledger_file;
+
 void kr_ledger_item_clear(kr_ledger_item *it);
+void kr_ledger_files_free(kr_ledger_file *f, size_t n);
 void kr_ledger_run_clear(kr_ledger_run *r);
 
 /* Open (creating the file and schema when absent). Owner: caller (kr_ledger_close). */
@@ -80,9 +88,12 @@ int kr_ledger_put_file_hash(kr_ledger *lg, const char *path, long long size, lon
  * (one transaction of its own). */
 int kr_ledger_run_start(kr_ledger *lg, kr_ledger_run *r);
 /* Finish run `id` (status, error, product, finished_utc now) and, when `item` is not NULL, store the
- * item in the same transaction. */
+ * item in the same transaction, with its outside inputs `extra` (replacing the old list) when
+ * extra_valid is nonzero. */
 int kr_ledger_run_finish(kr_ledger *lg, long long id, const char *status, const char *error, const char *product,
-                         const kr_ledger_item *item);
+                         const kr_ledger_item *item, const kr_ledger_file *extra, size_t nextra, int extra_valid);
+/* The outside inputs recorded for an entry. Owner: caller (kr_ledger_files_free). */
+int kr_ledger_extra_inputs(kr_ledger *lg, const char *instrument, const char *path, kr_ledger_file **out, size_t *n);
 /* Mark runs still "running" as "interrupted" (call while holding the nightly lock). */
 int kr_ledger_mark_interrupted(kr_ledger *lg, long *n);
 /* The latest successful ("done" or "partial") run of `kind` per (instrument, path) that finished at or

@@ -41,9 +41,11 @@ int kr_lock_acquire(const char *path, kr_lock **out, long *stale_pid)
     if (flock(lk->fd, LOCK_EX | LOCK_NB) != 0) {
         int e = errno;
         long holder = read_pid(lk->fd);
-        if (e == EWOULDBLOCK)
+        if (e == EWOULDBLOCK && holder > 0)
             rc = kr_err(KR_EIO, "%s: another kreep nightly is running (pid %ld); not starting a second one", path,
                         holder);
+        else if (e == EWOULDBLOCK)
+            rc = kr_err(KR_EIO, "%s: another process holds the lock; not starting a second nightly", path);
         else
             rc = kr_err(KR_EIO, "%s: cannot lock: %s", path, strerror(e));
         goto cleanup;

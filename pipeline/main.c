@@ -20,6 +20,11 @@ static const kr_command COMMANDS[] = {
     {"zaf", cmd_zaf, "k-ratios to composition (XPP, PAP or ZAF matrix correction)"},
     {"isochron", cmd_isochron, "York regression and Pb-Pb isochron age from ratio CSV"},
     {"wmean", cmd_wmean, "weighted mean with MSWD and outlier rejection"},
+    {"nightly", cmd_nightly, "scan the inboxes and reduce what is new or changed (ledger, quarantine)"},
+    {"reprocess", cmd_reprocess, "rerun past runs from the ledger with a new config"},
+    {"plan", cmd_plan, "write the nightly work as a Slurm job-array script"},
+    {"merge", cmd_merge, "one index file linking many products (HDF5 external links)"},
+    {"qa", cmd_qa, "QA report over time (control charts, z/zeta, drift) as one HTML file"},
     {"version", cmd_version, "print the version"},
 };
 enum { N_COMMANDS = sizeof COMMANDS / sizeof COMMANDS[0] };

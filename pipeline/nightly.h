@@ -9,6 +9,7 @@
  *     ready_marker: .ready        # ... or when this marker exists (inside a folder / <file>.ready beside a file)
  *     max_attempts: 3             # runs failing for I/O reasons are retried up to this, then quarantined
  *     quarantine_dir: quarantine  # optional: move quarantined entries here (default: marked in the ledger only)
+ *     jobs: 2                     # runs at once (forked processes; the parent alone writes the ledger)
  *   instruments:
  *     epma:
  *       inbox: inbox/epma         # every entry (file or session folder) is one run
@@ -39,6 +40,8 @@ const char *kr_nightly_ledger_path(const kr_nightly *nc);  /* absolute */
 const char *kr_nightly_lock_path(const kr_nightly *nc);    /* absolute */
 /* Override the scan interval (tests, --scan-interval). */
 void kr_nightly_set_scan_interval(kr_nightly *nc, double seconds);
+/* Override the number of runs at once (nightly.jobs; each run is a forked process). */
+void kr_nightly_set_jobs(kr_nightly *nc, long jobs);
 
 typedef enum {
     KR_JOB_RUN,        /* reduce it (reason says why: new, inputs changed, config changed, retry) */
@@ -86,8 +89,14 @@ typedef struct {
     int dry_run;   /* print what would run and why; change nothing */
     FILE *report;  /* one line per entry and a summary (stdout); NULL: none */
     kr_log *log;   /* may be NULL */
+    int adopt;     /* record products that `kreep plan`'s Slurm tasks wrote instead of running (see below) */
 } kr_nightly_opts;
 
+/* adopt: for every entry that would run, a product already at its path is recorded as done, without
+ * running, when its root attributes config_sha256 and software_version are this run's and it is newer
+ * than every file of the entry (the Slurm tasks of `kreep plan` ran it). Entries without such a product
+ * are reported and left for the next night. Calibration changes between the tasks and the adoption are
+ * not detected. */
 /* The whole night: lock, ledger, plan, runs, summary. Returns KR_OK, KR_EPARTIAL (exit 3) when
  * something was quarantined, failed or only partly reduced, or an error (lock held, bad nightly.yaml). */
 int kr_nightly_run(const char *nightly_yaml, const kr_nightly_opts *opts, const kr_stage *const *stages,
@@ -103,8 +112,16 @@ int kr_nightly_run_loaded(const kr_nightly *nc, const kr_nightly_opts *opts, con
 int kr_nightly_execute(const kr_nightly *nc, kr_ledger *lg, kr_nightly_job *job, const kr_stage *const *stages,
                        size_t nstages, kr_log *log, const char **outcome, char *errbuf, size_t errlen);
 
+/* Content hash of one inbox entry (file or folder) as the plan computes it (cache read, not written). */
+int kr_nightly_hash_entry(kr_ledger *lg, const char *path, char hex[KR_SHA256_HEX]);
 /* SHA-256 of every calibration file the build uses (names and contents), for run hashes. */
 int kr_nightly_calib_hash(char hex[KR_SHA256_HEX]);
+/* Run hash of (software version, calibration hash, effective-config hash, inputs hash). */
+int kr_nightly_run_hash(const char *calib_hex, const char *config_hex, const char *inputs_hex,
+                        char hex[KR_SHA256_HEX]);
+/* Effective-config hash of `template_path` with `ov` (loads it against run + stage tables). */
+int kr_nightly_config_hash(const char *template_path, char *const *ov, size_t nov, const kr_stage *const *stages,
+                           size_t nstages, char hex[KR_SHA256_HEX]);
 /* Quote `s` as a YAML double-quoted scalar into buf (for --set lists). */
 int kr_nightly_yaml_quote(const char *s, char **out);
 

@@ -201,7 +201,12 @@ int kr_run_pipeline(const char *config_path, const char *out_path, char *const *
         if (src == KR_EPARTIAL) {
             partial = 1;
         } else if (src != KR_OK) {
-            rc = kr_err(src, "stage %s failed; no product written", stages[i]->name);
+            const char *fst = "", *fsa = "", *fmsg = "";
+            if (kr_run_failure(ctx, 0, &fst, &fsa, &fmsg)) /* the sample failures that led here, if any */
+                rc = kr_err(src, "stage %s failed; no product written (%zu sample(s) had failed; first: %s sample %s: %s)",
+                            stages[i]->name, kr_run_nfailures(ctx), fst, fsa, fmsg);
+            else
+                rc = kr_err(src, "stage %s failed; no product written", stages[i]->name);
             goto cleanup;
         }
     }

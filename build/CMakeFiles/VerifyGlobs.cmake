@@ -10,6 +10,8 @@ set(OLD_GLOB
   "/work/main/calib/epma_duncumb_reed.csv"
   "/work/main/calib/epma_heinrich86_mac.csv"
   "/work/main/calib/epma_oxides.csv"
+  "/work/main/calib/laicpms_ci_chondrite.csv"
+  "/work/main/calib/laicpms_constants.csv"
   "/work/main/calib/laicpms_reference_materials.csv"
   "/work/main/calib/sims_constants.csv"
   "/work/main/calib/sims_reference_materials.csv"
@@ -35,6 +37,11 @@ set(OLD_GLOB
   "/work/main/pipeline/calib.c"
   "/work/main/pipeline/cmd_config.c"
   "/work/main/pipeline/cmd_inspect.c"
+  "/work/main/pipeline/cmd_merge.c"
+  "/work/main/pipeline/cmd_nightly.c"
+  "/work/main/pipeline/cmd_plan.c"
+  "/work/main/pipeline/cmd_qa.c"
+  "/work/main/pipeline/cmd_reprocess.c"
   "/work/main/pipeline/cmd_run.c"
   "/work/main/pipeline/config.c"
   "/work/main/pipeline/error.c"
@@ -43,9 +50,12 @@ set(OLD_GLOB
   "/work/main/pipeline/lock.c"
   "/work/main/pipeline/log.c"
   "/work/main/pipeline/main.c"
+  "/work/main/pipeline/merge.c"
+  "/work/main/pipeline/nightly.c"
   "/work/main/pipeline/product.c"
   "/work/main/pipeline/provenance.c"
   "/work/main/pipeline/run.c"
+  "/work/main/pipeline/slurm.c"
   "/work/main/pipeline/text.c"
   "/work/main/pipeline/yaml_tree.c"
   )
@@ -59,6 +69,11 @@ file(GLOB NEW_GLOB LIST_DIRECTORIES true "/work/main/pipeline/cmd_*.c")
 set(OLD_GLOB
   "/work/main/pipeline/cmd_config.c"
   "/work/main/pipeline/cmd_inspect.c"
+  "/work/main/pipeline/cmd_merge.c"
+  "/work/main/pipeline/cmd_nightly.c"
+  "/work/main/pipeline/cmd_plan.c"
+  "/work/main/pipeline/cmd_qa.c"
+  "/work/main/pipeline/cmd_reprocess.c"
   "/work/main/pipeline/cmd_run.c"
   )
 if(NOT "${NEW_GLOB}" STREQUAL "${OLD_GLOB}")
@@ -105,6 +120,7 @@ endif()
 # KR_laicpms_SRC at stages/laicpms/CMakeLists.txt:1 (file)
 file(GLOB NEW_GLOB LIST_DIRECTORIES true "/work/main/stages/laicpms/*.c")
 set(OLD_GLOB
+  "/work/main/stages/laicpms/la_read.c"
   )
 if(NOT "${NEW_GLOB}" STREQUAL "${OLD_GLOB}")
   message("-- GLOB mismatch!")
@@ -114,6 +130,10 @@ endif()
 # KR_qa_SRC at stages/qa/CMakeLists.txt:1 (file)
 file(GLOB NEW_GLOB LIST_DIRECTORIES true "/work/main/stages/qa/*.c")
 set(OLD_GLOB
+  "/work/main/stages/qa/qa_data.c"
+  "/work/main/stages/qa/qa_html.c"
+  "/work/main/stages/qa/qa_rules.c"
+  "/work/main/stages/qa/qa_synth.c"
   )
 if(NOT "${NEW_GLOB}" STREQUAL "${OLD_GLOB}")
   message("-- GLOB mismatch!")
@@ -143,6 +163,8 @@ set(OLD_GLOB
   "/work/main/tests/e2e/engine_bad_inputs.sh"
   "/work/main/tests/e2e/engine_run.sh"
   "/work/main/tests/e2e/epma_bad_inputs.sh"
+  "/work/main/tests/e2e/fuzz_smoke.sh"
+  "/work/main/tests/e2e/nightly.sh"
   )
 if(NOT "${NEW_GLOB}" STREQUAL "${OLD_GLOB}")
   message("-- GLOB mismatch!")
@@ -161,8 +183,11 @@ set(OLD_GLOB
   "/work/main/tests/test_epma_points.c"
   "/work/main/tests/test_epma_stage.c"
   "/work/main/tests/test_pipeline_config.c"
+  "/work/main/tests/test_pipeline_ledger.c"
+  "/work/main/tests/test_pipeline_nightly.c"
   "/work/main/tests/test_pipeline_product.c"
   "/work/main/tests/test_pipeline_run.c"
+  "/work/main/tests/test_qa.c"
   "/work/main/tests/test_sims_asc.c"
   "/work/main/tests/test_sims_commands.c"
   "/work/main/tests/test_sims_numerics.c"

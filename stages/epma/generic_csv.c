@@ -24,6 +24,8 @@ static const int REQUIRED[] = {C_POINT, C_ELEMENT, C_LINE, C_KV, C_CURRENT, C_PE
 
 static int num(const char *path, long line, char **f, const int *col, int c, double *out)
 {
+    /* an optional column may be absent (bg_time_s empty and no bgm_time_s: found by fuzz_epma_csv) */
+    if (col[c] < 0) return kr_err_at(KR_EINPUT, path, line, "column %s: needed on this row but absent", COLS[c]);
     const char *s = f[col[c]];
     if (kr_parse_double(s, out) || !isfinite(*out))
         return kr_err_at(KR_EINPUT, path, line, "column %s: not a number: '%s'", COLS[c], s);

@@ -578,7 +578,7 @@ int kr_map_job_run(const kr_map_job *job, const kr_atomic *at, const kr_maps_opt
     /* layers by name (masks may test any): element wt%, oxide wt%, total; statistics of each oxide
      * (or element without an oxide) and of the total */
     kr_map_layer layers[3 * KR_EPMA_MAX_EL + 2];
-    char names[3 * KR_EPMA_MAX_EL + 2][24];
+    char names[3 * KR_EPMA_MAX_EL + 2][48]; /* wide enough for any oxide name (oxide_of: 40) */
     int stat_layer[3 * KR_EPMA_MAX_EL + 2];
     int nl = 0;
     ox_info oxi[KR_EPMA_MAX_EL];

@@ -16,9 +16,12 @@ set(CMAKE_DEPENDS_DEPENDENCY_FILES
   "/work/main/pipeline/ledger.c" "pipeline/CMakeFiles/kr_pipeline.dir/ledger.c.o" "gcc" "pipeline/CMakeFiles/kr_pipeline.dir/ledger.c.o.d"
   "/work/main/pipeline/lock.c" "pipeline/CMakeFiles/kr_pipeline.dir/lock.c.o" "gcc" "pipeline/CMakeFiles/kr_pipeline.dir/lock.c.o.d"
   "/work/main/pipeline/log.c" "pipeline/CMakeFiles/kr_pipeline.dir/log.c.o" "gcc" "pipeline/CMakeFiles/kr_pipeline.dir/log.c.o.d"
+  "/work/main/pipeline/merge.c" "pipeline/CMakeFiles/kr_pipeline.dir/merge.c.o" "gcc" "pipeline/CMakeFiles/kr_pipeline.dir/merge.c.o.d"
+  "/work/main/pipeline/nightly.c" "pipeline/CMakeFiles/kr_pipeline.dir/nightly.c.o" "gcc" "pipeline/CMakeFiles/kr_pipeline.dir/nightly.c.o.d"
   "/work/main/pipeline/product.c" "pipeline/CMakeFiles/kr_pipeline.dir/product.c.o" "gcc" "pipeline/CMakeFiles/kr_pipeline.dir/product.c.o.d"
   "/work/main/pipeline/provenance.c" "pipeline/CMakeFiles/kr_pipeline.dir/provenance.c.o" "gcc" "pipeline/CMakeFiles/kr_pipeline.dir/provenance.c.o.d"
   "/work/main/pipeline/run.c" "pipeline/CMakeFiles/kr_pipeline.dir/run.c.o" "gcc" "pipeline/CMakeFiles/kr_pipeline.dir/run.c.o.d"
+  "/work/main/pipeline/slurm.c" "pipeline/CMakeFiles/kr_pipeline.dir/slurm.c.o" "gcc" "pipeline/CMakeFiles/kr_pipeline.dir/slurm.c.o.d"
   "/work/main/pipeline/text.c" "pipeline/CMakeFiles/kr_pipeline.dir/text.c.o" "gcc" "pipeline/CMakeFiles/kr_pipeline.dir/text.c.o.d"
   "/work/main/pipeline/yaml_tree.c" "pipeline/CMakeFiles/kr_pipeline.dir/yaml_tree.c.o" "gcc" "pipeline/CMakeFiles/kr_pipeline.dir/yaml_tree.c.o.d"
   )

@@ -74,13 +74,15 @@ pipeline/calib_embedded.c: /work/main/calib/epma_constants.csv
 pipeline/calib_embedded.c: /work/main/calib/epma_duncumb_reed.csv
 pipeline/calib_embedded.c: /work/main/calib/epma_heinrich86_mac.csv
 pipeline/calib_embedded.c: /work/main/calib/epma_oxides.csv
+pipeline/calib_embedded.c: /work/main/calib/laicpms_ci_chondrite.csv
+pipeline/calib_embedded.c: /work/main/calib/laicpms_constants.csv
 pipeline/calib_embedded.c: /work/main/calib/laicpms_reference_materials.csv
 pipeline/calib_embedded.c: /work/main/calib/sims_constants.csv
 pipeline/calib_embedded.c: /work/main/calib/sims_reference_materials.csv
 pipeline/calib_embedded.c: /work/main/calib/sims_stacey_kramers.csv
 pipeline/calib_embedded.c: /work/main/cmake/embed.cmake
 	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --blue --bold --progress-dir=/work/main/build/CMakeFiles --progress-num=$(CMAKE_PROGRESS_1) "Embedding calib/"
-	cd /work/main/build/pipeline && /usr/bin/cmake -DOUT=/work/main/build/pipeline/calib_embedded.c "-DFILES=/work/main/calib/atomic_weights.csv;/work/main/calib/epma_constants.csv;/work/main/calib/epma_duncumb_reed.csv;/work/main/calib/epma_heinrich86_mac.csv;/work/main/calib/epma_oxides.csv;/work/main/calib/laicpms_reference_materials.csv;/work/main/calib/sims_constants.csv;/work/main/calib/sims_reference_materials.csv;/work/main/calib/sims_stacey_kramers.csv" -P /work/main/cmake/embed.cmake
+	cd /work/main/build/pipeline && /usr/bin/cmake -DOUT=/work/main/build/pipeline/calib_embedded.c "-DFILES=/work/main/calib/atomic_weights.csv;/work/main/calib/epma_constants.csv;/work/main/calib/epma_duncumb_reed.csv;/work/main/calib/epma_heinrich86_mac.csv;/work/main/calib/epma_oxides.csv;/work/main/calib/laicpms_ci_chondrite.csv;/work/main/calib/laicpms_constants.csv;/work/main/calib/laicpms_reference_materials.csv;/work/main/calib/sims_constants.csv;/work/main/calib/sims_reference_materials.csv;/work/main/calib/sims_stacey_kramers.csv" -P /work/main/cmake/embed.cmake
 
 pipeline/CMakeFiles/kr_pipeline.dir/calib.c.o: pipeline/CMakeFiles/kr_pipeline.dir/flags.make
 pipeline/CMakeFiles/kr_pipeline.dir/calib.c.o: /work/main/pipeline/calib.c
@@ -180,10 +182,38 @@ pipeline/CMakeFiles/kr_pipeline.dir/log.c.s: cmake_force
 	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green "Compiling C source to assembly CMakeFiles/kr_pipeline.dir/log.c.s"
 	cd /work/main/build/pipeline && /usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -S /work/main/pipeline/log.c -o CMakeFiles/kr_pipeline.dir/log.c.s
 
+pipeline/CMakeFiles/kr_pipeline.dir/merge.c.o: pipeline/CMakeFiles/kr_pipeline.dir/flags.make
+pipeline/CMakeFiles/kr_pipeline.dir/merge.c.o: /work/main/pipeline/merge.c
+pipeline/CMakeFiles/kr_pipeline.dir/merge.c.o: pipeline/CMakeFiles/kr_pipeline.dir/compiler_depend.ts
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/build/CMakeFiles --progress-num=$(CMAKE_PROGRESS_9) "Building C object pipeline/CMakeFiles/kr_pipeline.dir/merge.c.o"
+	cd /work/main/build/pipeline && /usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -MD -MT pipeline/CMakeFiles/kr_pipeline.dir/merge.c.o -MF CMakeFiles/kr_pipeline.dir/merge.c.o.d -o CMakeFiles/kr_pipeline.dir/merge.c.o -c /work/main/pipeline/merge.c
+
+pipeline/CMakeFiles/kr_pipeline.dir/merge.c.i: cmake_force
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green "Preprocessing C source to CMakeFiles/kr_pipeline.dir/merge.c.i"
+	cd /work/main/build/pipeline && /usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -E /work/main/pipeline/merge.c > CMakeFiles/kr_pipeline.dir/merge.c.i
+
+pipeline/CMakeFiles/kr_pipeline.dir/merge.c.s: cmake_force
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green "Compiling C source to assembly CMakeFiles/kr_pipeline.dir/merge.c.s"
+	cd /work/main/build/pipeline && /usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -S /work/main/pipeline/merge.c -o CMakeFiles/kr_pipeline.dir/merge.c.s
+
+pipeline/CMakeFiles/kr_pipeline.dir/nightly.c.o: pipeline/CMakeFiles/kr_pipeline.dir/flags.make
+pipeline/CMakeFiles/kr_pipeline.dir/nightly.c.o: /work/main/pipeline/nightly.c
+pipeline/CMakeFiles/kr_pipeline.dir/nightly.c.o: pipeline/CMakeFiles/kr_pipeline.dir/compiler_depend.ts
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/build/CMakeFiles --progress-num=$(CMAKE_PROGRESS_10) "Building C object pipeline/CMakeFiles/kr_pipeline.dir/nightly.c.o"
+	cd /work/main/build/pipeline && /usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -MD -MT pipeline/CMakeFiles/kr_pipeline.dir/nightly.c.o -MF CMakeFiles/kr_pipeline.dir/nightly.c.o.d -o CMakeFiles/kr_pipeline.dir/nightly.c.o -c /work/main/pipeline/nightly.c
+
+pipeline/CMakeFiles/kr_pipeline.dir/nightly.c.i: cmake_force
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green "Preprocessing C source to CMakeFiles/kr_pipeline.dir/nightly.c.i"
+	cd /work/main/build/pipeline && /usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -E /work/main/pipeline/nightly.c > CMakeFiles/kr_pipeline.dir/nightly.c.i
+
+pipeline/CMakeFiles/kr_pipeline.dir/nightly.c.s: cmake_force
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green "Compiling C source to assembly CMakeFiles/kr_pipeline.dir/nightly.c.s"
+	cd /work/main/build/pipeline && /usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -S /work/main/pipeline/nightly.c -o CMakeFiles/kr_pipeline.dir/nightly.c.s
+
 pipeline/CMakeFiles/kr_pipeline.dir/product.c.o: pipeline/CMakeFiles/kr_pipeline.dir/flags.make
 pipeline/CMakeFiles/kr_pipeline.dir/product.c.o: /work/main/pipeline/product.c
 pipeline/CMakeFiles/kr_pipeline.dir/product.c.o: pipeline/CMakeFiles/kr_pipeline.dir/compiler_depend.ts
-	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/build/CMakeFiles --progress-num=$(CMAKE_PROGRESS_9) "Building C object pipeline/CMakeFiles/kr_pipeline.dir/product.c.o"
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/build/CMakeFiles --progress-num=$(CMAKE_PROGRESS_11) "Building C object pipeline/CMakeFiles/kr_pipeline.dir/product.c.o"
 	cd /work/main/build/pipeline && /usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -MD -MT pipeline/CMakeFiles/kr_pipeline.dir/product.c.o -MF CMakeFiles/kr_pipeline.dir/product.c.o.d -o CMakeFiles/kr_pipeline.dir/product.c.o -c /work/main/pipeline/product.c
 
 pipeline/CMakeFiles/kr_pipeline.dir/product.c.i: cmake_force
@@ -197,7 +227,7 @@ pipeline/CMakeFiles/kr_pipeline.dir/product.c.s: cmake_force
 pipeline/CMakeFiles/kr_pipeline.dir/provenance.c.o: pipeline/CMakeFiles/kr_pipeline.dir/flags.make
 pipeline/CMakeFiles/kr_pipeline.dir/provenance.c.o: /work/main/pipeline/provenance.c
 pipeline/CMakeFiles/kr_pipeline.dir/provenance.c.o: pipeline/CMakeFiles/kr_pipeline.dir/compiler_depend.ts
-	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/build/CMakeFiles --progress-num=$(CMAKE_PROGRESS_10) "Building C object pipeline/CMakeFiles/kr_pipeline.dir/provenance.c.o"
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/build/CMakeFiles --progress-num=$(CMAKE_PROGRESS_12) "Building C object pipeline/CMakeFiles/kr_pipeline.dir/provenance.c.o"
 	cd /work/main/build/pipeline && /usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -MD -MT pipeline/CMakeFiles/kr_pipeline.dir/provenance.c.o -MF CMakeFiles/kr_pipeline.dir/provenance.c.o.d -o CMakeFiles/kr_pipeline.dir/provenance.c.o -c /work/main/pipeline/provenance.c
 
 pipeline/CMakeFiles/kr_pipeline.dir/provenance.c.i: cmake_force
@@ -211,7 +241,7 @@ pipeline/CMakeFiles/kr_pipeline.dir/provenance.c.s: cmake_force
 pipeline/CMakeFiles/kr_pipeline.dir/run.c.o: pipeline/CMakeFiles/kr_pipeline.dir/flags.make
 pipeline/CMakeFiles/kr_pipeline.dir/run.c.o: /work/main/pipeline/run.c
 pipeline/CMakeFiles/kr_pipeline.dir/run.c.o: pipeline/CMakeFiles/kr_pipeline.dir/compiler_depend.ts
-	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/build/CMakeFiles --progress-num=$(CMAKE_PROGRESS_11) "Building C object pipeline/CMakeFiles/kr_pipeline.dir/run.c.o"
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/build/CMakeFiles --progress-num=$(CMAKE_PROGRESS_13) "Building C object pipeline/CMakeFiles/kr_pipeline.dir/run.c.o"
 	cd /work/main/build/pipeline && /usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -MD -MT pipeline/CMakeFiles/kr_pipeline.dir/run.c.o -MF CMakeFiles/kr_pipeline.dir/run.c.o.d -o CMakeFiles/kr_pipeline.dir/run.c.o -c /work/main/pipeline/run.c
 
 pipeline/CMakeFiles/kr_pipeline.dir/run.c.i: cmake_force
@@ -222,10 +252,24 @@ pipeline/CMakeFiles/kr_pipeline.dir/run.c.s: cmake_force
 	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green "Compiling C source to assembly CMakeFiles/kr_pipeline.dir/run.c.s"
 	cd /work/main/build/pipeline && /usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -S /work/main/pipeline/run.c -o CMakeFiles/kr_pipeline.dir/run.c.s
 
+pipeline/CMakeFiles/kr_pipeline.dir/slurm.c.o: pipeline/CMakeFiles/kr_pipeline.dir/flags.make
+pipeline/CMakeFiles/kr_pipeline.dir/slurm.c.o: /work/main/pipeline/slurm.c
+pipeline/CMakeFiles/kr_pipeline.dir/slurm.c.o: pipeline/CMakeFiles/kr_pipeline.dir/compiler_depend.ts
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/build/CMakeFiles --progress-num=$(CMAKE_PROGRESS_14) "Building C object pipeline/CMakeFiles/kr_pipeline.dir/slurm.c.o"
+	cd /work/main/build/pipeline && /usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -MD -MT pipeline/CMakeFiles/kr_pipeline.dir/slurm.c.o -MF CMakeFiles/kr_pipeline.dir/slurm.c.o.d -o CMakeFiles/kr_pipeline.dir/slurm.c.o -c /work/main/pipeline/slurm.c
+
+pipeline/CMakeFiles/kr_pipeline.dir/slurm.c.i: cmake_force
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green "Preprocessing C source to CMakeFiles/kr_pipeline.dir/slurm.c.i"
+	cd /work/main/build/pipeline && /usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -E /work/main/pipeline/slurm.c > CMakeFiles/kr_pipeline.dir/slurm.c.i
+
+pipeline/CMakeFiles/kr_pipeline.dir/slurm.c.s: cmake_force
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green "Compiling C source to assembly CMakeFiles/kr_pipeline.dir/slurm.c.s"
+	cd /work/main/build/pipeline && /usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -S /work/main/pipeline/slurm.c -o CMakeFiles/kr_pipeline.dir/slurm.c.s
+
 pipeline/CMakeFiles/kr_pipeline.dir/text.c.o: pipeline/CMakeFiles/kr_pipeline.dir/flags.make
 pipeline/CMakeFiles/kr_pipeline.dir/text.c.o: /work/main/pipeline/text.c
 pipeline/CMakeFiles/kr_pipeline.dir/text.c.o: pipeline/CMakeFiles/kr_pipeline.dir/compiler_depend.ts
-	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/build/CMakeFiles --progress-num=$(CMAKE_PROGRESS_12) "Building C object pipeline/CMakeFiles/kr_pipeline.dir/text.c.o"
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/build/CMakeFiles --progress-num=$(CMAKE_PROGRESS_15) "Building C object pipeline/CMakeFiles/kr_pipeline.dir/text.c.o"
 	cd /work/main/build/pipeline && /usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -MD -MT pipeline/CMakeFiles/kr_pipeline.dir/text.c.o -MF CMakeFiles/kr_pipeline.dir/text.c.o.d -o CMakeFiles/kr_pipeline.dir/text.c.o -c /work/main/pipeline/text.c
 
 pipeline/CMakeFiles/kr_pipeline.dir/text.c.i: cmake_force
@@ -239,7 +283,7 @@ pipeline/CMakeFiles/kr_pipeline.dir/text.c.s: cmake_force
 pipeline/CMakeFiles/kr_pipeline.dir/yaml_tree.c.o: pipeline/CMakeFiles/kr_pipeline.dir/flags.make
 pipeline/CMakeFiles/kr_pipeline.dir/yaml_tree.c.o: /work/main/pipeline/yaml_tree.c
 pipeline/CMakeFiles/kr_pipeline.dir/yaml_tree.c.o: pipeline/CMakeFiles/kr_pipeline.dir/compiler_depend.ts
-	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/build/CMakeFiles --progress-num=$(CMAKE_PROGRESS_13) "Building C object pipeline/CMakeFiles/kr_pipeline.dir/yaml_tree.c.o"
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/build/CMakeFiles --progress-num=$(CMAKE_PROGRESS_16) "Building C object pipeline/CMakeFiles/kr_pipeline.dir/yaml_tree.c.o"
 	cd /work/main/build/pipeline && /usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -MD -MT pipeline/CMakeFiles/kr_pipeline.dir/yaml_tree.c.o -MF CMakeFiles/kr_pipeline.dir/yaml_tree.c.o.d -o CMakeFiles/kr_pipeline.dir/yaml_tree.c.o -c /work/main/pipeline/yaml_tree.c
 
 pipeline/CMakeFiles/kr_pipeline.dir/yaml_tree.c.i: cmake_force
@@ -253,7 +297,7 @@ pipeline/CMakeFiles/kr_pipeline.dir/yaml_tree.c.s: cmake_force
 pipeline/CMakeFiles/kr_pipeline.dir/calib_embedded.c.o: pipeline/CMakeFiles/kr_pipeline.dir/flags.make
 pipeline/CMakeFiles/kr_pipeline.dir/calib_embedded.c.o: pipeline/calib_embedded.c
 pipeline/CMakeFiles/kr_pipeline.dir/calib_embedded.c.o: pipeline/CMakeFiles/kr_pipeline.dir/compiler_depend.ts
-	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/build/CMakeFiles --progress-num=$(CMAKE_PROGRESS_14) "Building C object pipeline/CMakeFiles/kr_pipeline.dir/calib_embedded.c.o"
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/build/CMakeFiles --progress-num=$(CMAKE_PROGRESS_17) "Building C object pipeline/CMakeFiles/kr_pipeline.dir/calib_embedded.c.o"
 	cd /work/main/build/pipeline && /usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -MD -MT pipeline/CMakeFiles/kr_pipeline.dir/calib_embedded.c.o -MF CMakeFiles/kr_pipeline.dir/calib_embedded.c.o.d -o CMakeFiles/kr_pipeline.dir/calib_embedded.c.o -c /work/main/build/pipeline/calib_embedded.c
 
 pipeline/CMakeFiles/kr_pipeline.dir/calib_embedded.c.i: cmake_force
@@ -273,9 +317,12 @@ kr_pipeline_OBJECTS = \
 "CMakeFiles/kr_pipeline.dir/ledger.c.o" \
 "CMakeFiles/kr_pipeline.dir/lock.c.o" \
 "CMakeFiles/kr_pipeline.dir/log.c.o" \
+"CMakeFiles/kr_pipeline.dir/merge.c.o" \
+"CMakeFiles/kr_pipeline.dir/nightly.c.o" \
 "CMakeFiles/kr_pipeline.dir/product.c.o" \
 "CMakeFiles/kr_pipeline.dir/provenance.c.o" \
 "CMakeFiles/kr_pipeline.dir/run.c.o" \
+"CMakeFiles/kr_pipeline.dir/slurm.c.o" \
 "CMakeFiles/kr_pipeline.dir/text.c.o" \
 "CMakeFiles/kr_pipeline.dir/yaml_tree.c.o" \
 "CMakeFiles/kr_pipeline.dir/calib_embedded.c.o"
@@ -290,15 +337,18 @@ pipeline/libkr_pipeline.a: pipeline/CMakeFiles/kr_pipeline.dir/hash.c.o
 pipeline/libkr_pipeline.a: pipeline/CMakeFiles/kr_pipeline.dir/ledger.c.o
 pipeline/libkr_pipeline.a: pipeline/CMakeFiles/kr_pipeline.dir/lock.c.o
 pipeline/libkr_pipeline.a: pipeline/CMakeFiles/kr_pipeline.dir/log.c.o
+pipeline/libkr_pipeline.a: pipeline/CMakeFiles/kr_pipeline.dir/merge.c.o
+pipeline/libkr_pipeline.a: pipeline/CMakeFiles/kr_pipeline.dir/nightly.c.o
 pipeline/libkr_pipeline.a: pipeline/CMakeFiles/kr_pipeline.dir/product.c.o
 pipeline/libkr_pipeline.a: pipeline/CMakeFiles/kr_pipeline.dir/provenance.c.o
 pipeline/libkr_pipeline.a: pipeline/CMakeFiles/kr_pipeline.dir/run.c.o
+pipeline/libkr_pipeline.a: pipeline/CMakeFiles/kr_pipeline.dir/slurm.c.o
 pipeline/libkr_pipeline.a: pipeline/CMakeFiles/kr_pipeline.dir/text.c.o
 pipeline/libkr_pipeline.a: pipeline/CMakeFiles/kr_pipeline.dir/yaml_tree.c.o
 pipeline/libkr_pipeline.a: pipeline/CMakeFiles/kr_pipeline.dir/calib_embedded.c.o
 pipeline/libkr_pipeline.a: pipeline/CMakeFiles/kr_pipeline.dir/build.make
 pipeline/libkr_pipeline.a: pipeline/CMakeFiles/kr_pipeline.dir/link.txt
-	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --bold --progress-dir=/work/main/build/CMakeFiles --progress-num=$(CMAKE_PROGRESS_15) "Linking C static library libkr_pipeline.a"
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --bold --progress-dir=/work/main/build/CMakeFiles --progress-num=$(CMAKE_PROGRESS_18) "Linking C static library libkr_pipeline.a"
 	cd /work/main/build/pipeline && $(CMAKE_COMMAND) -P CMakeFiles/kr_pipeline.dir/cmake_clean_target.cmake
 	cd /work/main/build/pipeline && $(CMAKE_COMMAND) -E cmake_link_script CMakeFiles/kr_pipeline.dir/link.txt --verbose=$(VERBOSE)
 

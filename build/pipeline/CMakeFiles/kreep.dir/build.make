@@ -97,10 +97,80 @@ pipeline/CMakeFiles/kreep.dir/cmd_inspect.c.s: cmake_force
 	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green "Compiling C source to assembly CMakeFiles/kreep.dir/cmd_inspect.c.s"
 	cd /work/main/build/pipeline && /usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -S /work/main/pipeline/cmd_inspect.c -o CMakeFiles/kreep.dir/cmd_inspect.c.s
 
+pipeline/CMakeFiles/kreep.dir/cmd_merge.c.o: pipeline/CMakeFiles/kreep.dir/flags.make
+pipeline/CMakeFiles/kreep.dir/cmd_merge.c.o: /work/main/pipeline/cmd_merge.c
+pipeline/CMakeFiles/kreep.dir/cmd_merge.c.o: pipeline/CMakeFiles/kreep.dir/compiler_depend.ts
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/build/CMakeFiles --progress-num=$(CMAKE_PROGRESS_3) "Building C object pipeline/CMakeFiles/kreep.dir/cmd_merge.c.o"
+	cd /work/main/build/pipeline && /usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -MD -MT pipeline/CMakeFiles/kreep.dir/cmd_merge.c.o -MF CMakeFiles/kreep.dir/cmd_merge.c.o.d -o CMakeFiles/kreep.dir/cmd_merge.c.o -c /work/main/pipeline/cmd_merge.c
+
+pipeline/CMakeFiles/kreep.dir/cmd_merge.c.i: cmake_force
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green "Preprocessing C source to CMakeFiles/kreep.dir/cmd_merge.c.i"
+	cd /work/main/build/pipeline && /usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -E /work/main/pipeline/cmd_merge.c > CMakeFiles/kreep.dir/cmd_merge.c.i
+
+pipeline/CMakeFiles/kreep.dir/cmd_merge.c.s: cmake_force
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green "Compiling C source to assembly CMakeFiles/kreep.dir/cmd_merge.c.s"
+	cd /work/main/build/pipeline && /usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -S /work/main/pipeline/cmd_merge.c -o CMakeFiles/kreep.dir/cmd_merge.c.s
+
+pipeline/CMakeFiles/kreep.dir/cmd_nightly.c.o: pipeline/CMakeFiles/kreep.dir/flags.make
+pipeline/CMakeFiles/kreep.dir/cmd_nightly.c.o: /work/main/pipeline/cmd_nightly.c
+pipeline/CMakeFiles/kreep.dir/cmd_nightly.c.o: pipeline/CMakeFiles/kreep.dir/compiler_depend.ts
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/build/CMakeFiles --progress-num=$(CMAKE_PROGRESS_4) "Building C object pipeline/CMakeFiles/kreep.dir/cmd_nightly.c.o"
+	cd /work/main/build/pipeline && /usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -MD -MT pipeline/CMakeFiles/kreep.dir/cmd_nightly.c.o -MF CMakeFiles/kreep.dir/cmd_nightly.c.o.d -o CMakeFiles/kreep.dir/cmd_nightly.c.o -c /work/main/pipeline/cmd_nightly.c
+
+pipeline/CMakeFiles/kreep.dir/cmd_nightly.c.i: cmake_force
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green "Preprocessing C source to CMakeFiles/kreep.dir/cmd_nightly.c.i"
+	cd /work/main/build/pipeline && /usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -E /work/main/pipeline/cmd_nightly.c > CMakeFiles/kreep.dir/cmd_nightly.c.i
+
+pipeline/CMakeFiles/kreep.dir/cmd_nightly.c.s: cmake_force
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green "Compiling C source to assembly CMakeFiles/kreep.dir/cmd_nightly.c.s"
+	cd /work/main/build/pipeline && /usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -S /work/main/pipeline/cmd_nightly.c -o CMakeFiles/kreep.dir/cmd_nightly.c.s
+
+pipeline/CMakeFiles/kreep.dir/cmd_plan.c.o: pipeline/CMakeFiles/kreep.dir/flags.make
+pipeline/CMakeFiles/kreep.dir/cmd_plan.c.o: /work/main/pipeline/cmd_plan.c
+pipeline/CMakeFiles/kreep.dir/cmd_plan.c.o: pipeline/CMakeFiles/kreep.dir/compiler_depend.ts
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/build/CMakeFiles --progress-num=$(CMAKE_PROGRESS_5) "Building C object pipeline/CMakeFiles/kreep.dir/cmd_plan.c.o"
+	cd /work/main/build/pipeline && /usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -MD -MT pipeline/CMakeFiles/kreep.dir/cmd_plan.c.o -MF CMakeFiles/kreep.dir/cmd_plan.c.o.d -o CMakeFiles/kreep.dir/cmd_plan.c.o -c /work/main/pipeline/cmd_plan.c
+
+pipeline/CMakeFiles/kreep.dir/cmd_plan.c.i: cmake_force
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green "Preprocessing C source to CMakeFiles/kreep.dir/cmd_plan.c.i"
+	cd /work/main/build/pipeline && /usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -E /work/main/pipeline/cmd_plan.c > CMakeFiles/kreep.dir/cmd_plan.c.i
+
+pipeline/CMakeFiles/kreep.dir/cmd_plan.c.s: cmake_force
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green "Compiling C source to assembly CMakeFiles/kreep.dir/cmd_plan.c.s"
+	cd /work/main/build/pipeline && /usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -S /work/main/pipeline/cmd_plan.c -o CMakeFiles/kreep.dir/cmd_plan.c.s
+
+pipeline/CMakeFiles/kreep.dir/cmd_qa.c.o: pipeline/CMakeFiles/kreep.dir/flags.make
+pipeline/CMakeFiles/kreep.dir/cmd_qa.c.o: /work/main/pipeline/cmd_qa.c
+pipeline/CMakeFiles/kreep.dir/cmd_qa.c.o: pipeline/CMakeFiles/kreep.dir/compiler_depend.ts
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/build/CMakeFiles --progress-num=$(CMAKE_PROGRESS_6) "Building C object pipeline/CMakeFiles/kreep.dir/cmd_qa.c.o"
+	cd /work/main/build/pipeline && /usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -MD -MT pipeline/CMakeFiles/kreep.dir/cmd_qa.c.o -MF CMakeFiles/kreep.dir/cmd_qa.c.o.d -o CMakeFiles/kreep.dir/cmd_qa.c.o -c /work/main/pipeline/cmd_qa.c
+
+pipeline/CMakeFiles/kreep.dir/cmd_qa.c.i: cmake_force
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green "Preprocessing C source to CMakeFiles/kreep.dir/cmd_qa.c.i"
+	cd /work/main/build/pipeline && /usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -E /work/main/pipeline/cmd_qa.c > CMakeFiles/kreep.dir/cmd_qa.c.i
+
+pipeline/CMakeFiles/kreep.dir/cmd_qa.c.s: cmake_force
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green "Compiling C source to assembly CMakeFiles/kreep.dir/cmd_qa.c.s"
+	cd /work/main/build/pipeline && /usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -S /work/main/pipeline/cmd_qa.c -o CMakeFiles/kreep.dir/cmd_qa.c.s
+
+pipeline/CMakeFiles/kreep.dir/cmd_reprocess.c.o: pipeline/CMakeFiles/kreep.dir/flags.make
+pipeline/CMakeFiles/kreep.dir/cmd_reprocess.c.o: /work/main/pipeline/cmd_reprocess.c
+pipeline/CMakeFiles/kreep.dir/cmd_reprocess.c.o: pipeline/CMakeFiles/kreep.dir/compiler_depend.ts
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/build/CMakeFiles --progress-num=$(CMAKE_PROGRESS_7) "Building C object pipeline/CMakeFiles/kreep.dir/cmd_reprocess.c.o"
+	cd /work/main/build/pipeline && /usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -MD -MT pipeline/CMakeFiles/kreep.dir/cmd_reprocess.c.o -MF CMakeFiles/kreep.dir/cmd_reprocess.c.o.d -o CMakeFiles/kreep.dir/cmd_reprocess.c.o -c /work/main/pipeline/cmd_reprocess.c
+
+pipeline/CMakeFiles/kreep.dir/cmd_reprocess.c.i: cmake_force
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green "Preprocessing C source to CMakeFiles/kreep.dir/cmd_reprocess.c.i"
+	cd /work/main/build/pipeline && /usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -E /work/main/pipeline/cmd_reprocess.c > CMakeFiles/kreep.dir/cmd_reprocess.c.i
+
+pipeline/CMakeFiles/kreep.dir/cmd_reprocess.c.s: cmake_force
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green "Compiling C source to assembly CMakeFiles/kreep.dir/cmd_reprocess.c.s"
+	cd /work/main/build/pipeline && /usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -S /work/main/pipeline/cmd_reprocess.c -o CMakeFiles/kreep.dir/cmd_reprocess.c.s
+
 pipeline/CMakeFiles/kreep.dir/cmd_run.c.o: pipeline/CMakeFiles/kreep.dir/flags.make
 pipeline/CMakeFiles/kreep.dir/cmd_run.c.o: /work/main/pipeline/cmd_run.c
 pipeline/CMakeFiles/kreep.dir/cmd_run.c.o: pipeline/CMakeFiles/kreep.dir/compiler_depend.ts
-	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/build/CMakeFiles --progress-num=$(CMAKE_PROGRESS_3) "Building C object pipeline/CMakeFiles/kreep.dir/cmd_run.c.o"
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/build/CMakeFiles --progress-num=$(CMAKE_PROGRESS_8) "Building C object pipeline/CMakeFiles/kreep.dir/cmd_run.c.o"
 	cd /work/main/build/pipeline && /usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -MD -MT pipeline/CMakeFiles/kreep.dir/cmd_run.c.o -MF CMakeFiles/kreep.dir/cmd_run.c.o.d -o CMakeFiles/kreep.dir/cmd_run.c.o -c /work/main/pipeline/cmd_run.c
 
 pipeline/CMakeFiles/kreep.dir/cmd_run.c.i: cmake_force
@@ -114,7 +184,7 @@ pipeline/CMakeFiles/kreep.dir/cmd_run.c.s: cmake_force
 pipeline/CMakeFiles/kreep.dir/main.c.o: pipeline/CMakeFiles/kreep.dir/flags.make
 pipeline/CMakeFiles/kreep.dir/main.c.o: /work/main/pipeline/main.c
 pipeline/CMakeFiles/kreep.dir/main.c.o: pipeline/CMakeFiles/kreep.dir/compiler_depend.ts
-	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/build/CMakeFiles --progress-num=$(CMAKE_PROGRESS_4) "Building C object pipeline/CMakeFiles/kreep.dir/main.c.o"
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/build/CMakeFiles --progress-num=$(CMAKE_PROGRESS_9) "Building C object pipeline/CMakeFiles/kreep.dir/main.c.o"
 	cd /work/main/build/pipeline && /usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -MD -MT pipeline/CMakeFiles/kreep.dir/main.c.o -MF CMakeFiles/kreep.dir/main.c.o.d -o CMakeFiles/kreep.dir/main.c.o -c /work/main/pipeline/main.c
 
 pipeline/CMakeFiles/kreep.dir/main.c.i: cmake_force
@@ -129,6 +199,11 @@ pipeline/CMakeFiles/kreep.dir/main.c.s: cmake_force
 kreep_OBJECTS = \
 "CMakeFiles/kreep.dir/cmd_config.c.o" \
 "CMakeFiles/kreep.dir/cmd_inspect.c.o" \
+"CMakeFiles/kreep.dir/cmd_merge.c.o" \
+"CMakeFiles/kreep.dir/cmd_nightly.c.o" \
+"CMakeFiles/kreep.dir/cmd_plan.c.o" \
+"CMakeFiles/kreep.dir/cmd_qa.c.o" \
+"CMakeFiles/kreep.dir/cmd_reprocess.c.o" \
 "CMakeFiles/kreep.dir/cmd_run.c.o" \
 "CMakeFiles/kreep.dir/main.c.o"
 
@@ -137,12 +212,18 @@ kreep_EXTERNAL_OBJECTS =
 
 kreep: pipeline/CMakeFiles/kreep.dir/cmd_config.c.o
 kreep: pipeline/CMakeFiles/kreep.dir/cmd_inspect.c.o
+kreep: pipeline/CMakeFiles/kreep.dir/cmd_merge.c.o
+kreep: pipeline/CMakeFiles/kreep.dir/cmd_nightly.c.o
+kreep: pipeline/CMakeFiles/kreep.dir/cmd_plan.c.o
+kreep: pipeline/CMakeFiles/kreep.dir/cmd_qa.c.o
+kreep: pipeline/CMakeFiles/kreep.dir/cmd_reprocess.c.o
 kreep: pipeline/CMakeFiles/kreep.dir/cmd_run.c.o
 kreep: pipeline/CMakeFiles/kreep.dir/main.c.o
 kreep: pipeline/CMakeFiles/kreep.dir/build.make
 kreep: stages/epma/libkr_epma.a
 kreep: stages/laicpms/libkr_laicpms.a
 kreep: stages/sims/libkr_sims.a
+kreep: stages/qa/libkr_qa.a
 kreep: pipeline/libkr_pipeline.a
 kreep: /usr/lib/x86_64-linux-gnu/hdf5/serial/libhdf5_hl.so
 kreep: /usr/lib/x86_64-linux-gnu/hdf5/serial/libhdf5.so
@@ -161,7 +242,7 @@ kreep: /usr/lib/x86_64-linux-gnu/libxrl.so
 kreep: /usr/lib/x86_64-linux-gnu/libpng.so
 kreep: /usr/lib/x86_64-linux-gnu/libz.so
 kreep: pipeline/CMakeFiles/kreep.dir/link.txt
-	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --bold --progress-dir=/work/main/build/CMakeFiles --progress-num=$(CMAKE_PROGRESS_5) "Linking C executable ../kreep"
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --bold --progress-dir=/work/main/build/CMakeFiles --progress-num=$(CMAKE_PROGRESS_10) "Linking C executable ../kreep"
 	cd /work/main/build/pipeline && $(CMAKE_COMMAND) -E cmake_link_script CMakeFiles/kreep.dir/link.txt --verbose=$(VERBOSE)
 
 # Rule to build all files generated by this target.

@@ -4,7 +4,7 @@
 # compile C with /usr/bin/cc
 C_DEFINES = -DKREEP_VERSION=\"0.1.0\"
 
-C_INCLUDES = -I/work/main/stages/epma -I/work/main/pipeline -I/usr/include/hdf5/serial -I/work/main/stages/laicpms -I/work/main/stages/sims -isystem /usr/include/xraylib
+C_INCLUDES = -I/work/main/stages/epma -I/work/main/pipeline -I/usr/include/hdf5/serial -I/work/main/stages/laicpms -I/work/main/stages/sims -I/work/main/stages/qa -isystem /usr/include/xraylib
 
 C_FLAGS = -O2 -g -DNDEBUG -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wvla -D_GNU_SOURCE -std=c17
 

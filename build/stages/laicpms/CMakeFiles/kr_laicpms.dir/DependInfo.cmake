@@ -9,6 +9,7 @@ set(CMAKE_DEPENDS_LANGUAGES
 # The set of dependency files which are needed:
 set(CMAKE_DEPENDS_DEPENDENCY_FILES
   "/work/main/cmake/empty.c" "stages/laicpms/CMakeFiles/kr_laicpms.dir/__/__/cmake/empty.c.o" "gcc" "stages/laicpms/CMakeFiles/kr_laicpms.dir/__/__/cmake/empty.c.o.d"
+  "/work/main/stages/laicpms/la_read.c" "stages/laicpms/CMakeFiles/kr_laicpms.dir/la_read.c.o" "gcc" "stages/laicpms/CMakeFiles/kr_laicpms.dir/la_read.c.o.d"
   )
 
 # Targets to which this target links.

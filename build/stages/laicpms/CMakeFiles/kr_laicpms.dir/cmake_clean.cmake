@@ -1,6 +1,8 @@
 file(REMOVE_RECURSE
   "CMakeFiles/kr_laicpms.dir/__/__/cmake/empty.c.o"
   "CMakeFiles/kr_laicpms.dir/__/__/cmake/empty.c.o.d"
+  "CMakeFiles/kr_laicpms.dir/la_read.c.o"
+  "CMakeFiles/kr_laicpms.dir/la_read.c.o.d"
   "libkr_laicpms.a"
   "libkr_laicpms.pdb"
 )
