@@ -230,7 +230,9 @@ int kr_product_open(const char *final_path, kr_product **out)
     }
     fapl = H5Pcreate(H5P_FILE_ACCESS);
     fcpl = H5Pcreate(H5P_FILE_CREATE);
-    if (fapl < 0 || fcpl < 0 || H5Pset_libver_bounds(fapl, H5F_LIBVER_V18, H5F_LIBVER_V18) < 0) {
+    /* no timestamp on the root group either: a run repeats bit for bit */
+    if (fapl < 0 || fcpl < 0 || H5Pset_libver_bounds(fapl, H5F_LIBVER_V18, H5F_LIBVER_V18) < 0 ||
+        H5Pset_obj_track_times(fcpl, 0) < 0) {
         rc = h5fail("set up", p->tmp_path);
         goto cleanup;
     }
@@ -303,7 +305,10 @@ static int write_provenance(kr_product *p)
         const char *text[1] = {p->config_yaml};
         sp = H5Screate(H5S_SCALAR);
         t = vlen_str_type();
-        d = H5Dcreate2(g, "config_yaml", t, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+        hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
+        H5Pset_obj_track_times(dcpl, 0);
+        d = H5Dcreate2(g, "config_yaml", t, sp, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+        H5Pclose(dcpl);
         if (d < 0 || H5Dwrite(d, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, text) < 0) {
             rc = h5fail("write", "/provenance/config_yaml");
             goto cleanup;
@@ -535,9 +540,37 @@ static hid_t compound_type(const kr_table_desc *desc)
     return t;
 }
 
+/* A copy of the rows whose string fields hold nothing after their terminating NUL: HDF5 stores the whole
+ * fixed-length field, so stale bytes there would make two runs of the same input differ. NULL if the
+ * table has no string column (write the caller's rows as they are). */
+static void *rows_with_clean_strings(const kr_table_desc *desc, const void *rows, size_t nrows, int *oom)
+{
+    *oom = 0;
+    int has_str = 0;
+    for (int i = 0; i < desc->ncols; i++) has_str |= desc->cols[i].type == KR_COL_STR;
+    if (!has_str || nrows == 0) return NULL;
+    unsigned char *copy = malloc(nrows * desc->row_size);
+    if (!copy) {
+        *oom = 1;
+        return NULL;
+    }
+    memcpy(copy, rows, nrows * desc->row_size);
+    for (size_t r = 0; r < nrows; r++)
+        for (int i = 0; i < desc->ncols; i++) {
+            const kr_column *c = &desc->cols[i];
+            if (c->type != KR_COL_STR || c->str_len == 0) continue;
+            char *field = (char *)copy + r * desc->row_size + c->offset;
+            size_t used = strnlen(field, c->str_len);
+            memset(field + used, 0, c->str_len - used);
+            field[c->str_len - 1] = '\0';
+        }
+    return copy;
+}
+
 int kr_product_write_table(kr_product *p, const char *path, const kr_table_desc *desc, const void *rows,
                            size_t nrows)
 {
+    void *clean = NULL;
     int rc = KR_OK;
     const char *leaf;
     hid_t parent = -1, mem = -1, ftype = -1, sp = -1, dcpl = -1, d = -1;
@@ -580,7 +613,13 @@ int kr_product_write_table(kr_product *p, const char *path, const kr_table_desc 
         rc = h5fail("create table", path);
         goto cleanup;
     }
-    if (nrows > 0 && H5Dwrite(d, mem, H5S_ALL, H5S_ALL, H5P_DEFAULT, rows) < 0) {
+    int oom;
+    clean = rows_with_clean_strings(desc, rows, nrows, &oom);
+    if (oom) {
+        rc = kr_err(KR_ENOMEM, "out of memory for table %s", path);
+        goto cleanup;
+    }
+    if (nrows > 0 && H5Dwrite(d, mem, H5S_ALL, H5S_ALL, H5P_DEFAULT, clean ? clean : rows) < 0) {
         rc = h5fail("write table", path);
         goto cleanup;
     }
@@ -601,6 +640,7 @@ int kr_product_write_table(kr_product *p, const char *path, const kr_table_desc 
         (rc = attr_write_strings(d, "column_desc", descs, (size_t)desc->ncols, 0)))
         goto cleanup;
 cleanup:
+    free(clean);
     free(units);
     free(descs);
     if (d >= 0) H5Dclose(d);

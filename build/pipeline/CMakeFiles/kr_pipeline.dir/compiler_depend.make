@@ -608,6 +608,324 @@ pipeline/CMakeFiles/kr_pipeline.dir/log.c.o: /work/main/pipeline/log.c \
   /usr/include/x86_64-linux-gnu/bits/unistd_ext.h \
   /usr/include/linux/close_range.h
 
+pipeline/CMakeFiles/kr_pipeline.dir/merge.c.o: /work/main/pipeline/merge.c \
+  /usr/include/stdc-predef.h \
+  /work/main/pipeline/merge.h \
+  /usr/lib/gcc/x86_64-linux-gnu/12/include/stddef.h \
+  /work/main/pipeline/error.h \
+  /usr/include/stdio.h \
+  /usr/include/x86_64-linux-gnu/bits/libc-header-start.h \
+  /usr/include/features.h \
+  /usr/include/features-time64.h \
+  /usr/include/x86_64-linux-gnu/bits/wordsize.h \
+  /usr/include/x86_64-linux-gnu/bits/timesize.h \
+  /usr/include/x86_64-linux-gnu/sys/cdefs.h \
+  /usr/include/x86_64-linux-gnu/bits/long-double.h \
+  /usr/include/x86_64-linux-gnu/gnu/stubs.h \
+  /usr/include/x86_64-linux-gnu/gnu/stubs-64.h \
+  /usr/lib/gcc/x86_64-linux-gnu/12/include/stdarg.h \
+  /usr/include/x86_64-linux-gnu/bits/types.h \
+  /usr/include/x86_64-linux-gnu/bits/typesizes.h \
+  /usr/include/x86_64-linux-gnu/bits/time64.h \
+  /usr/include/x86_64-linux-gnu/bits/types/__fpos_t.h \
+  /usr/include/x86_64-linux-gnu/bits/types/__mbstate_t.h \
+  /usr/include/x86_64-linux-gnu/bits/types/__fpos64_t.h \
+  /usr/include/x86_64-linux-gnu/bits/types/__FILE.h \
+  /usr/include/x86_64-linux-gnu/bits/types/FILE.h \
+  /usr/include/x86_64-linux-gnu/bits/types/struct_FILE.h \
+  /usr/include/x86_64-linux-gnu/bits/types/cookie_io_functions_t.h \
+  /usr/include/x86_64-linux-gnu/bits/stdio_lim.h \
+  /usr/include/x86_64-linux-gnu/bits/floatn.h \
+  /usr/include/x86_64-linux-gnu/bits/floatn-common.h \
+  /usr/include/x86_64-linux-gnu/bits/stdio.h \
+  /work/main/pipeline/hash.h \
+  /work/main/pipeline/product.h \
+  /work/main/pipeline/config.h \
+  /work/main/pipeline/table.h \
+  /usr/include/hdf5/serial/hdf5.h \
+  /usr/include/hdf5/serial/H5public.h \
+  /usr/include/hdf5/serial/H5pubconf.h \
+  /usr/include/hdf5/serial/H5version.h \
+  /usr/include/x86_64-linux-gnu/sys/types.h \
+  /usr/include/x86_64-linux-gnu/bits/types/clock_t.h \
+  /usr/include/x86_64-linux-gnu/bits/types/clockid_t.h \
+  /usr/include/x86_64-linux-gnu/bits/types/time_t.h \
+  /usr/include/x86_64-linux-gnu/bits/types/timer_t.h \
+  /usr/include/x86_64-linux-gnu/bits/stdint-intn.h \
+  /usr/include/endian.h \
+  /usr/include/x86_64-linux-gnu/bits/endian.h \
+  /usr/include/x86_64-linux-gnu/bits/endianness.h \
+  /usr/include/x86_64-linux-gnu/bits/byteswap.h \
+  /usr/include/x86_64-linux-gnu/bits/uintn-identity.h \
+  /usr/include/x86_64-linux-gnu/sys/select.h \
+  /usr/include/x86_64-linux-gnu/bits/select.h \
+  /usr/include/x86_64-linux-gnu/bits/types/sigset_t.h \
+  /usr/include/x86_64-linux-gnu/bits/types/__sigset_t.h \
+  /usr/include/x86_64-linux-gnu/bits/types/struct_timeval.h \
+  /usr/include/x86_64-linux-gnu/bits/types/struct_timespec.h \
+  /usr/include/x86_64-linux-gnu/bits/pthreadtypes.h \
+  /usr/include/x86_64-linux-gnu/bits/thread-shared-types.h \
+  /usr/include/x86_64-linux-gnu/bits/pthreadtypes-arch.h \
+  /usr/include/x86_64-linux-gnu/bits/atomic_wide_counter.h \
+  /usr/include/x86_64-linux-gnu/bits/struct_mutex.h \
+  /usr/include/x86_64-linux-gnu/bits/struct_rwlock.h \
+  /usr/lib/gcc/x86_64-linux-gnu/12/include/limits.h \
+  /usr/lib/gcc/x86_64-linux-gnu/12/include/syslimits.h \
+  /usr/include/limits.h \
+  /usr/include/x86_64-linux-gnu/bits/posix1_lim.h \
+  /usr/include/x86_64-linux-gnu/bits/local_lim.h \
+  /usr/include/linux/limits.h \
+  /usr/include/x86_64-linux-gnu/bits/pthread_stack_min-dynamic.h \
+  /usr/include/x86_64-linux-gnu/bits/posix2_lim.h \
+  /usr/include/x86_64-linux-gnu/bits/xopen_lim.h \
+  /usr/include/x86_64-linux-gnu/bits/uio_lim.h \
+  /usr/lib/gcc/x86_64-linux-gnu/12/include/stdint.h \
+  /usr/include/stdint.h \
+  /usr/include/x86_64-linux-gnu/bits/wchar.h \
+  /usr/include/x86_64-linux-gnu/bits/stdint-uintn.h \
+  /usr/include/inttypes.h \
+  /usr/include/hdf5/serial/H5api_adpt.h \
+  /usr/lib/gcc/x86_64-linux-gnu/12/include/stdbool.h \
+  /usr/include/hdf5/serial/H5Apublic.h \
+  /usr/include/hdf5/serial/H5Ipublic.h \
+  /usr/include/hdf5/serial/H5Opublic.h \
+  /usr/include/hdf5/serial/H5Lpublic.h \
+  /usr/include/hdf5/serial/H5Tpublic.h \
+  /usr/include/hdf5/serial/H5ACpublic.h \
+  /usr/include/hdf5/serial/H5Cpublic.h \
+  /usr/include/hdf5/serial/H5Dpublic.h \
+  /usr/include/hdf5/serial/H5Epublic.h \
+  /usr/include/hdf5/serial/H5Epubgen.h \
+  /usr/include/hdf5/serial/H5Fpublic.h \
+  /usr/include/hdf5/serial/H5FDpublic.h \
+  /usr/include/hdf5/serial/H5Gpublic.h \
+  /usr/include/hdf5/serial/H5MMpublic.h \
+  /usr/include/hdf5/serial/H5Ppublic.h \
+  /usr/include/hdf5/serial/H5Spublic.h \
+  /usr/include/hdf5/serial/H5Zpublic.h \
+  /usr/include/hdf5/serial/H5PLpublic.h \
+  /usr/include/hdf5/serial/H5Rpublic.h \
+  /usr/include/hdf5/serial/H5FDcore.h \
+  /usr/include/hdf5/serial/H5FDdirect.h \
+  /usr/include/hdf5/serial/H5FDfamily.h \
+  /usr/include/hdf5/serial/H5FDhdfs.h \
+  /usr/include/hdf5/serial/H5FDlog.h \
+  /usr/include/hdf5/serial/H5FDmirror.h \
+  /usr/include/hdf5/serial/H5FDmpi.h \
+  /usr/include/hdf5/serial/H5FDmpio.h \
+  /usr/include/hdf5/serial/H5FDmulti.h \
+  /usr/include/hdf5/serial/H5FDros3.h \
+  /usr/include/hdf5/serial/H5FDsec2.h \
+  /usr/include/hdf5/serial/H5FDsplitter.h \
+  /usr/include/hdf5/serial/H5FDstdio.h \
+  /usr/include/stdlib.h \
+  /usr/include/x86_64-linux-gnu/bits/waitflags.h \
+  /usr/include/x86_64-linux-gnu/bits/waitstatus.h \
+  /usr/include/x86_64-linux-gnu/bits/types/locale_t.h \
+  /usr/include/x86_64-linux-gnu/bits/types/__locale_t.h \
+  /usr/include/alloca.h \
+  /usr/include/x86_64-linux-gnu/bits/stdlib-bsearch.h \
+  /usr/include/x86_64-linux-gnu/bits/stdlib-float.h \
+  /usr/include/string.h \
+  /usr/include/strings.h
+
+pipeline/CMakeFiles/kr_pipeline.dir/nightly.c.o: /work/main/pipeline/nightly.c \
+  /usr/include/stdc-predef.h \
+  /work/main/pipeline/nightly.h \
+  /work/main/pipeline/hash.h \
+  /usr/lib/gcc/x86_64-linux-gnu/12/include/stddef.h \
+  /work/main/pipeline/ledger.h \
+  /work/main/pipeline/log.h \
+  /usr/include/stdio.h \
+  /usr/include/x86_64-linux-gnu/bits/libc-header-start.h \
+  /usr/include/features.h \
+  /usr/include/features-time64.h \
+  /usr/include/x86_64-linux-gnu/bits/wordsize.h \
+  /usr/include/x86_64-linux-gnu/bits/timesize.h \
+  /usr/include/x86_64-linux-gnu/sys/cdefs.h \
+  /usr/include/x86_64-linux-gnu/bits/long-double.h \
+  /usr/include/x86_64-linux-gnu/gnu/stubs.h \
+  /usr/include/x86_64-linux-gnu/gnu/stubs-64.h \
+  /usr/lib/gcc/x86_64-linux-gnu/12/include/stdarg.h \
+  /usr/include/x86_64-linux-gnu/bits/types.h \
+  /usr/include/x86_64-linux-gnu/bits/typesizes.h \
+  /usr/include/x86_64-linux-gnu/bits/time64.h \
+  /usr/include/x86_64-linux-gnu/bits/types/__fpos_t.h \
+  /usr/include/x86_64-linux-gnu/bits/types/__mbstate_t.h \
+  /usr/include/x86_64-linux-gnu/bits/types/__fpos64_t.h \
+  /usr/include/x86_64-linux-gnu/bits/types/__FILE.h \
+  /usr/include/x86_64-linux-gnu/bits/types/FILE.h \
+  /usr/include/x86_64-linux-gnu/bits/types/struct_FILE.h \
+  /usr/include/x86_64-linux-gnu/bits/types/cookie_io_functions_t.h \
+  /usr/include/x86_64-linux-gnu/bits/stdio_lim.h \
+  /usr/include/x86_64-linux-gnu/bits/floatn.h \
+  /usr/include/x86_64-linux-gnu/bits/floatn-common.h \
+  /usr/include/x86_64-linux-gnu/bits/stdio.h \
+  /work/main/pipeline/stage.h \
+  /work/main/pipeline/config.h \
+  /work/main/pipeline/product.h \
+  /work/main/pipeline/table.h \
+  /usr/include/hdf5/serial/hdf5.h \
+  /usr/include/hdf5/serial/H5public.h \
+  /usr/include/hdf5/serial/H5pubconf.h \
+  /usr/include/hdf5/serial/H5version.h \
+  /usr/include/x86_64-linux-gnu/sys/types.h \
+  /usr/include/x86_64-linux-gnu/bits/types/clock_t.h \
+  /usr/include/x86_64-linux-gnu/bits/types/clockid_t.h \
+  /usr/include/x86_64-linux-gnu/bits/types/time_t.h \
+  /usr/include/x86_64-linux-gnu/bits/types/timer_t.h \
+  /usr/include/x86_64-linux-gnu/bits/stdint-intn.h \
+  /usr/include/endian.h \
+  /usr/include/x86_64-linux-gnu/bits/endian.h \
+  /usr/include/x86_64-linux-gnu/bits/endianness.h \
+  /usr/include/x86_64-linux-gnu/bits/byteswap.h \
+  /usr/include/x86_64-linux-gnu/bits/uintn-identity.h \
+  /usr/include/x86_64-linux-gnu/sys/select.h \
+  /usr/include/x86_64-linux-gnu/bits/select.h \
+  /usr/include/x86_64-linux-gnu/bits/types/sigset_t.h \
+  /usr/include/x86_64-linux-gnu/bits/types/__sigset_t.h \
+  /usr/include/x86_64-linux-gnu/bits/types/struct_timeval.h \
+  /usr/include/x86_64-linux-gnu/bits/types/struct_timespec.h \
+  /usr/include/x86_64-linux-gnu/bits/pthreadtypes.h \
+  /usr/include/x86_64-linux-gnu/bits/thread-shared-types.h \
+  /usr/include/x86_64-linux-gnu/bits/pthreadtypes-arch.h \
+  /usr/include/x86_64-linux-gnu/bits/atomic_wide_counter.h \
+  /usr/include/x86_64-linux-gnu/bits/struct_mutex.h \
+  /usr/include/x86_64-linux-gnu/bits/struct_rwlock.h \
+  /usr/lib/gcc/x86_64-linux-gnu/12/include/limits.h \
+  /usr/lib/gcc/x86_64-linux-gnu/12/include/syslimits.h \
+  /usr/include/limits.h \
+  /usr/include/x86_64-linux-gnu/bits/posix1_lim.h \
+  /usr/include/x86_64-linux-gnu/bits/local_lim.h \
+  /usr/include/linux/limits.h \
+  /usr/include/x86_64-linux-gnu/bits/pthread_stack_min-dynamic.h \
+  /usr/include/x86_64-linux-gnu/bits/posix2_lim.h \
+  /usr/include/x86_64-linux-gnu/bits/xopen_lim.h \
+  /usr/include/x86_64-linux-gnu/bits/uio_lim.h \
+  /usr/lib/gcc/x86_64-linux-gnu/12/include/stdint.h \
+  /usr/include/stdint.h \
+  /usr/include/x86_64-linux-gnu/bits/wchar.h \
+  /usr/include/x86_64-linux-gnu/bits/stdint-uintn.h \
+  /usr/include/inttypes.h \
+  /usr/include/hdf5/serial/H5api_adpt.h \
+  /usr/lib/gcc/x86_64-linux-gnu/12/include/stdbool.h \
+  /usr/include/hdf5/serial/H5Apublic.h \
+  /usr/include/hdf5/serial/H5Ipublic.h \
+  /usr/include/hdf5/serial/H5Opublic.h \
+  /usr/include/hdf5/serial/H5Lpublic.h \
+  /usr/include/hdf5/serial/H5Tpublic.h \
+  /usr/include/hdf5/serial/H5ACpublic.h \
+  /usr/include/hdf5/serial/H5Cpublic.h \
+  /usr/include/hdf5/serial/H5Dpublic.h \
+  /usr/include/hdf5/serial/H5Epublic.h \
+  /usr/include/hdf5/serial/H5Epubgen.h \
+  /usr/include/hdf5/serial/H5Fpublic.h \
+  /usr/include/hdf5/serial/H5FDpublic.h \
+  /usr/include/hdf5/serial/H5Gpublic.h \
+  /usr/include/hdf5/serial/H5MMpublic.h \
+  /usr/include/hdf5/serial/H5Ppublic.h \
+  /usr/include/hdf5/serial/H5Spublic.h \
+  /usr/include/hdf5/serial/H5Zpublic.h \
+  /usr/include/hdf5/serial/H5PLpublic.h \
+  /usr/include/hdf5/serial/H5Rpublic.h \
+  /usr/include/hdf5/serial/H5FDcore.h \
+  /usr/include/hdf5/serial/H5FDdirect.h \
+  /usr/include/hdf5/serial/H5FDfamily.h \
+  /usr/include/hdf5/serial/H5FDhdfs.h \
+  /usr/include/hdf5/serial/H5FDlog.h \
+  /usr/include/hdf5/serial/H5FDmirror.h \
+  /usr/include/hdf5/serial/H5FDmpi.h \
+  /usr/include/hdf5/serial/H5FDmpio.h \
+  /usr/include/hdf5/serial/H5FDmulti.h \
+  /usr/include/hdf5/serial/H5FDros3.h \
+  /usr/include/hdf5/serial/H5FDsec2.h \
+  /usr/include/hdf5/serial/H5FDsplitter.h \
+  /usr/include/hdf5/serial/H5FDstdio.h \
+  /work/main/pipeline/calib.h \
+  /work/main/pipeline/text.h \
+  /work/main/pipeline/error.h \
+  /work/main/pipeline/lock.h \
+  /work/main/pipeline/merge.h \
+  /work/main/pipeline/yaml_tree.h \
+  /usr/include/dirent.h \
+  /usr/include/x86_64-linux-gnu/bits/dirent.h \
+  /usr/include/x86_64-linux-gnu/bits/dirent_ext.h \
+  /usr/include/errno.h \
+  /usr/include/x86_64-linux-gnu/bits/errno.h \
+  /usr/include/linux/errno.h \
+  /usr/include/x86_64-linux-gnu/asm/errno.h \
+  /usr/include/asm-generic/errno.h \
+  /usr/include/asm-generic/errno-base.h \
+  /usr/include/x86_64-linux-gnu/bits/types/error_t.h \
+  /usr/include/fnmatch.h \
+  /usr/include/glob.h \
+  /usr/include/signal.h \
+  /usr/include/x86_64-linux-gnu/bits/signum-generic.h \
+  /usr/include/x86_64-linux-gnu/bits/signum-arch.h \
+  /usr/include/x86_64-linux-gnu/bits/types/sig_atomic_t.h \
+  /usr/include/x86_64-linux-gnu/bits/types/siginfo_t.h \
+  /usr/include/x86_64-linux-gnu/bits/types/__sigval_t.h \
+  /usr/include/x86_64-linux-gnu/bits/siginfo-arch.h \
+  /usr/include/x86_64-linux-gnu/bits/siginfo-consts.h \
+  /usr/include/x86_64-linux-gnu/bits/siginfo-consts-arch.h \
+  /usr/include/x86_64-linux-gnu/bits/types/sigval_t.h \
+  /usr/include/x86_64-linux-gnu/bits/types/sigevent_t.h \
+  /usr/include/x86_64-linux-gnu/bits/sigevent-consts.h \
+  /usr/include/x86_64-linux-gnu/bits/sigaction.h \
+  /usr/include/x86_64-linux-gnu/bits/sigcontext.h \
+  /usr/include/x86_64-linux-gnu/bits/types/stack_t.h \
+  /usr/include/x86_64-linux-gnu/sys/ucontext.h \
+  /usr/include/x86_64-linux-gnu/bits/sigstack.h \
+  /usr/include/x86_64-linux-gnu/bits/sigstksz.h \
+  /usr/include/unistd.h \
+  /usr/include/x86_64-linux-gnu/bits/posix_opt.h \
+  /usr/include/x86_64-linux-gnu/bits/environments.h \
+  /usr/include/x86_64-linux-gnu/bits/confname.h \
+  /usr/include/x86_64-linux-gnu/bits/getopt_posix.h \
+  /usr/include/x86_64-linux-gnu/bits/getopt_core.h \
+  /usr/include/x86_64-linux-gnu/bits/unistd_ext.h \
+  /usr/include/linux/close_range.h \
+  /usr/include/x86_64-linux-gnu/bits/ss_flags.h \
+  /usr/include/x86_64-linux-gnu/bits/types/struct_sigstack.h \
+  /usr/include/x86_64-linux-gnu/bits/sigthread.h \
+  /usr/include/x86_64-linux-gnu/bits/signal_ext.h \
+  /usr/include/stdlib.h \
+  /usr/include/x86_64-linux-gnu/bits/waitflags.h \
+  /usr/include/x86_64-linux-gnu/bits/waitstatus.h \
+  /usr/include/x86_64-linux-gnu/bits/types/locale_t.h \
+  /usr/include/x86_64-linux-gnu/bits/types/__locale_t.h \
+  /usr/include/alloca.h \
+  /usr/include/x86_64-linux-gnu/bits/stdlib-bsearch.h \
+  /usr/include/x86_64-linux-gnu/bits/stdlib-float.h \
+  /usr/include/string.h \
+  /usr/include/strings.h \
+  /usr/include/x86_64-linux-gnu/sys/stat.h \
+  /usr/include/x86_64-linux-gnu/bits/stat.h \
+  /usr/include/x86_64-linux-gnu/bits/struct_stat.h \
+  /usr/include/x86_64-linux-gnu/bits/statx.h \
+  /usr/include/linux/stat.h \
+  /usr/include/linux/types.h \
+  /usr/include/x86_64-linux-gnu/asm/types.h \
+  /usr/include/asm-generic/types.h \
+  /usr/include/asm-generic/int-ll64.h \
+  /usr/include/x86_64-linux-gnu/asm/bitsperlong.h \
+  /usr/include/asm-generic/bitsperlong.h \
+  /usr/include/linux/posix_types.h \
+  /usr/include/linux/stddef.h \
+  /usr/include/x86_64-linux-gnu/asm/posix_types.h \
+  /usr/include/x86_64-linux-gnu/asm/posix_types_64.h \
+  /usr/include/asm-generic/posix_types.h \
+  /usr/include/x86_64-linux-gnu/bits/statx-generic.h \
+  /usr/include/x86_64-linux-gnu/bits/types/struct_statx_timestamp.h \
+  /usr/include/x86_64-linux-gnu/bits/types/struct_statx.h \
+  /usr/include/x86_64-linux-gnu/sys/wait.h \
+  /usr/include/x86_64-linux-gnu/bits/types/idtype_t.h \
+  /usr/include/time.h \
+  /usr/include/x86_64-linux-gnu/bits/time.h \
+  /usr/include/x86_64-linux-gnu/bits/timex.h \
+  /usr/include/x86_64-linux-gnu/bits/types/struct_tm.h \
+  /usr/include/x86_64-linux-gnu/bits/types/struct_itimerspec.h
+
 pipeline/CMakeFiles/kr_pipeline.dir/product.c.o: /work/main/pipeline/product.c \
   /usr/include/stdc-predef.h \
   /work/main/pipeline/product.h \
@@ -1036,6 +1354,131 @@ pipeline/CMakeFiles/kr_pipeline.dir/run.c.o: /work/main/pipeline/run.c \
   /usr/include/string.h \
   /usr/include/strings.h
 
+pipeline/CMakeFiles/kr_pipeline.dir/slurm.c.o: /work/main/pipeline/slurm.c \
+  /usr/include/stdc-predef.h \
+  /work/main/pipeline/slurm.h \
+  /work/main/pipeline/nightly.h \
+  /work/main/pipeline/hash.h \
+  /usr/lib/gcc/x86_64-linux-gnu/12/include/stddef.h \
+  /work/main/pipeline/ledger.h \
+  /work/main/pipeline/log.h \
+  /usr/include/stdio.h \
+  /usr/include/x86_64-linux-gnu/bits/libc-header-start.h \
+  /usr/include/features.h \
+  /usr/include/features-time64.h \
+  /usr/include/x86_64-linux-gnu/bits/wordsize.h \
+  /usr/include/x86_64-linux-gnu/bits/timesize.h \
+  /usr/include/x86_64-linux-gnu/sys/cdefs.h \
+  /usr/include/x86_64-linux-gnu/bits/long-double.h \
+  /usr/include/x86_64-linux-gnu/gnu/stubs.h \
+  /usr/include/x86_64-linux-gnu/gnu/stubs-64.h \
+  /usr/lib/gcc/x86_64-linux-gnu/12/include/stdarg.h \
+  /usr/include/x86_64-linux-gnu/bits/types.h \
+  /usr/include/x86_64-linux-gnu/bits/typesizes.h \
+  /usr/include/x86_64-linux-gnu/bits/time64.h \
+  /usr/include/x86_64-linux-gnu/bits/types/__fpos_t.h \
+  /usr/include/x86_64-linux-gnu/bits/types/__mbstate_t.h \
+  /usr/include/x86_64-linux-gnu/bits/types/__fpos64_t.h \
+  /usr/include/x86_64-linux-gnu/bits/types/__FILE.h \
+  /usr/include/x86_64-linux-gnu/bits/types/FILE.h \
+  /usr/include/x86_64-linux-gnu/bits/types/struct_FILE.h \
+  /usr/include/x86_64-linux-gnu/bits/types/cookie_io_functions_t.h \
+  /usr/include/x86_64-linux-gnu/bits/stdio_lim.h \
+  /usr/include/x86_64-linux-gnu/bits/floatn.h \
+  /usr/include/x86_64-linux-gnu/bits/floatn-common.h \
+  /usr/include/x86_64-linux-gnu/bits/stdio.h \
+  /work/main/pipeline/stage.h \
+  /work/main/pipeline/config.h \
+  /work/main/pipeline/product.h \
+  /work/main/pipeline/table.h \
+  /usr/include/hdf5/serial/hdf5.h \
+  /usr/include/hdf5/serial/H5public.h \
+  /usr/include/hdf5/serial/H5pubconf.h \
+  /usr/include/hdf5/serial/H5version.h \
+  /usr/include/x86_64-linux-gnu/sys/types.h \
+  /usr/include/x86_64-linux-gnu/bits/types/clock_t.h \
+  /usr/include/x86_64-linux-gnu/bits/types/clockid_t.h \
+  /usr/include/x86_64-linux-gnu/bits/types/time_t.h \
+  /usr/include/x86_64-linux-gnu/bits/types/timer_t.h \
+  /usr/include/x86_64-linux-gnu/bits/stdint-intn.h \
+  /usr/include/endian.h \
+  /usr/include/x86_64-linux-gnu/bits/endian.h \
+  /usr/include/x86_64-linux-gnu/bits/endianness.h \
+  /usr/include/x86_64-linux-gnu/bits/byteswap.h \
+  /usr/include/x86_64-linux-gnu/bits/uintn-identity.h \
+  /usr/include/x86_64-linux-gnu/sys/select.h \
+  /usr/include/x86_64-linux-gnu/bits/select.h \
+  /usr/include/x86_64-linux-gnu/bits/types/sigset_t.h \
+  /usr/include/x86_64-linux-gnu/bits/types/__sigset_t.h \
+  /usr/include/x86_64-linux-gnu/bits/types/struct_timeval.h \
+  /usr/include/x86_64-linux-gnu/bits/types/struct_timespec.h \
+  /usr/include/x86_64-linux-gnu/bits/pthreadtypes.h \
+  /usr/include/x86_64-linux-gnu/bits/thread-shared-types.h \
+  /usr/include/x86_64-linux-gnu/bits/pthreadtypes-arch.h \
+  /usr/include/x86_64-linux-gnu/bits/atomic_wide_counter.h \
+  /usr/include/x86_64-linux-gnu/bits/struct_mutex.h \
+  /usr/include/x86_64-linux-gnu/bits/struct_rwlock.h \
+  /usr/lib/gcc/x86_64-linux-gnu/12/include/limits.h \
+  /usr/lib/gcc/x86_64-linux-gnu/12/include/syslimits.h \
+  /usr/include/limits.h \
+  /usr/include/x86_64-linux-gnu/bits/posix1_lim.h \
+  /usr/include/x86_64-linux-gnu/bits/local_lim.h \
+  /usr/include/linux/limits.h \
+  /usr/include/x86_64-linux-gnu/bits/pthread_stack_min-dynamic.h \
+  /usr/include/x86_64-linux-gnu/bits/posix2_lim.h \
+  /usr/include/x86_64-linux-gnu/bits/xopen_lim.h \
+  /usr/include/x86_64-linux-gnu/bits/uio_lim.h \
+  /usr/lib/gcc/x86_64-linux-gnu/12/include/stdint.h \
+  /usr/include/stdint.h \
+  /usr/include/x86_64-linux-gnu/bits/wchar.h \
+  /usr/include/x86_64-linux-gnu/bits/stdint-uintn.h \
+  /usr/include/inttypes.h \
+  /usr/include/hdf5/serial/H5api_adpt.h \
+  /usr/lib/gcc/x86_64-linux-gnu/12/include/stdbool.h \
+  /usr/include/hdf5/serial/H5Apublic.h \
+  /usr/include/hdf5/serial/H5Ipublic.h \
+  /usr/include/hdf5/serial/H5Opublic.h \
+  /usr/include/hdf5/serial/H5Lpublic.h \
+  /usr/include/hdf5/serial/H5Tpublic.h \
+  /usr/include/hdf5/serial/H5ACpublic.h \
+  /usr/include/hdf5/serial/H5Cpublic.h \
+  /usr/include/hdf5/serial/H5Dpublic.h \
+  /usr/include/hdf5/serial/H5Epublic.h \
+  /usr/include/hdf5/serial/H5Epubgen.h \
+  /usr/include/hdf5/serial/H5Fpublic.h \
+  /usr/include/hdf5/serial/H5FDpublic.h \
+  /usr/include/hdf5/serial/H5Gpublic.h \
+  /usr/include/hdf5/serial/H5MMpublic.h \
+  /usr/include/hdf5/serial/H5Ppublic.h \
+  /usr/include/hdf5/serial/H5Spublic.h \
+  /usr/include/hdf5/serial/H5Zpublic.h \
+  /usr/include/hdf5/serial/H5PLpublic.h \
+  /usr/include/hdf5/serial/H5Rpublic.h \
+  /usr/include/hdf5/serial/H5FDcore.h \
+  /usr/include/hdf5/serial/H5FDdirect.h \
+  /usr/include/hdf5/serial/H5FDfamily.h \
+  /usr/include/hdf5/serial/H5FDhdfs.h \
+  /usr/include/hdf5/serial/H5FDlog.h \
+  /usr/include/hdf5/serial/H5FDmirror.h \
+  /usr/include/hdf5/serial/H5FDmpi.h \
+  /usr/include/hdf5/serial/H5FDmpio.h \
+  /usr/include/hdf5/serial/H5FDmulti.h \
+  /usr/include/hdf5/serial/H5FDros3.h \
+  /usr/include/hdf5/serial/H5FDsec2.h \
+  /usr/include/hdf5/serial/H5FDsplitter.h \
+  /usr/include/hdf5/serial/H5FDstdio.h \
+  /work/main/pipeline/error.h \
+  /usr/include/stdlib.h \
+  /usr/include/x86_64-linux-gnu/bits/waitflags.h \
+  /usr/include/x86_64-linux-gnu/bits/waitstatus.h \
+  /usr/include/x86_64-linux-gnu/bits/types/locale_t.h \
+  /usr/include/x86_64-linux-gnu/bits/types/__locale_t.h \
+  /usr/include/alloca.h \
+  /usr/include/x86_64-linux-gnu/bits/stdlib-bsearch.h \
+  /usr/include/x86_64-linux-gnu/bits/stdlib-float.h \
+  /usr/include/string.h \
+  /usr/include/strings.h
+
 pipeline/CMakeFiles/kr_pipeline.dir/text.c.o: /work/main/pipeline/text.c \
   /usr/include/stdc-predef.h \
   /work/main/pipeline/text.h \
@@ -1215,482 +1658,552 @@ pipeline/CMakeFiles/kr_pipeline.dir/yaml_tree.c.o: /work/main/pipeline/yaml_tree
   /usr/include/yaml.h
 
 
-/work/main/pipeline/run.c:
-
-/usr/include/linux/stddef.h:
-
-/usr/include/asm-generic/int-ll64.h:
-
-/usr/include/linux/types.h:
-
-/usr/include/hdf5/serial/H5LTpublic.h:
-
-/usr/include/hdf5/serial/hdf5_hl.h:
-
-/work/main/pipeline/table.h:
+/usr/include/ctype.h:
 
 /work/main/pipeline/text.c:
 
-/work/main/pipeline/product.h:
+/work/main/pipeline/slurm.h:
 
-/usr/include/linux/close_range.h:
-
-/usr/include/x86_64-linux-gnu/bits/unistd_ext.h:
-
-/usr/include/hdf5/serial/H5IMpublic.h:
-
-/usr/include/hdf5/serial/H5DOpublic.h:
-
-/usr/include/x86_64-linux-gnu/bits/getopt_posix.h:
-
-/usr/include/x86_64-linux-gnu/bits/confname.h:
-
-/usr/include/x86_64-linux-gnu/bits/environments.h:
-
-/usr/include/x86_64-linux-gnu/bits/posix_opt.h:
-
-/usr/include/x86_64-linux-gnu/sys/file.h:
-
-/usr/include/x86_64-linux-gnu/bits/types/struct_iovec.h:
-
-/work/main/pipeline/product.c:
-
-/usr/include/x86_64-linux-gnu/bits/fcntl.h:
-
-/usr/include/fcntl.h:
-
-/work/main/pipeline/lock.h:
-
-/usr/include/sqlite3.h:
-
-/work/main/pipeline/ledger.c:
-
-/usr/include/openssl/objectserr.h:
-
-/usr/include/openssl/asn1err.h:
-
-/usr/include/openssl/obj_mac.h:
-
-/usr/include/openssl/bn.h:
-
-/usr/include/openssl/bioerr.h:
-
-/usr/include/x86_64-linux-gnu/bits/types/struct___jmp_buf_tag.h:
-
-/usr/include/x86_64-linux-gnu/bits/cpu-set.h:
-
-/usr/include/sched.h:
-
-/usr/include/x86_64-linux-gnu/bits/types/struct_tm.h:
+/work/main/pipeline/run.c:
 
 /work/main/pipeline/provenance.h:
 
-/usr/include/x86_64-linux-gnu/bits/fcntl-linux.h:
-
-/usr/include/x86_64-linux-gnu/bits/timex.h:
-
-/usr/include/openssl/asn1.h:
-
-/usr/include/x86_64-linux-gnu/bits/time.h:
-
-/usr/include/time.h:
-
-/usr/include/openssl/bio.h:
-
-/usr/include/openssl/symhacks.h:
-
-/usr/include/x86_64-linux-gnu/bits/getopt_core.h:
-
-/usr/include/openssl/core.h:
-
-/usr/include/openssl/stack.h:
-
-/usr/include/openssl/safestack.h:
-
-/usr/include/openssl/e_os2.h:
-
-/usr/include/openssl/types.h:
-
-/usr/include/x86_64-linux-gnu/openssl/configuration.h:
-
-/usr/include/x86_64-linux-gnu/bits/types/struct_sched_param.h:
-
-/usr/include/openssl/macros.h:
-
-/usr/include/openssl/evp.h:
-
-/usr/include/ctype.h:
-
-/work/main/pipeline/hash.h:
-
-/usr/include/hdf5/serial/H5FDstdio.h:
-
-/usr/include/openssl/crypto.h:
-
-/usr/include/hdf5/serial/H5FDsplitter.h:
-
-/usr/include/hdf5/serial/H5FDsec2.h:
-
-/usr/include/hdf5/serial/H5FDros3.h:
-
-/usr/include/hdf5/serial/H5FDmpio.h:
-
-/usr/include/hdf5/serial/H5FDmirror.h:
-
-/usr/include/openssl/cryptoerr.h:
-
-/usr/include/hdf5/serial/H5FDhdfs.h:
-
-/usr/include/x86_64-linux-gnu/bits/statx-generic.h:
-
-/usr/include/hdf5/serial/H5FDdirect.h:
-
-/usr/include/linux/falloc.h:
-
-/usr/include/hdf5/serial/H5FDcore.h:
-
-/usr/include/hdf5/serial/H5PLpublic.h:
-
-/usr/include/openssl/bnerr.h:
-
-/usr/include/x86_64-linux-gnu/bits/types/time_t.h:
-
-/work/main/pipeline/yaml_tree.c:
-
-/usr/include/x86_64-linux-gnu/asm/bitsperlong.h:
-
-/usr/include/hdf5/serial/H5DSpublic.h:
-
-/usr/include/x86_64-linux-gnu/bits/pthreadtypes-arch.h:
-
-/usr/include/hdf5/serial/H5pubconf.h:
-
-/usr/include/x86_64-linux-gnu/bits/thread-shared-types.h:
-
-/usr/include/gsl/gsl_types.h:
-
-/usr/include/x86_64-linux-gnu/bits/pthreadtypes.h:
-
-/usr/include/limits.h:
-
-/usr/include/x86_64-linux-gnu/bits/types/struct_timespec.h:
-
-/usr/include/x86_64-linux-gnu/bits/setjmp.h:
-
-/usr/include/x86_64-linux-gnu/bits/types/__fpos64_t.h:
-
-/usr/include/x86_64-linux-gnu/bits/types/__sigset_t.h:
-
-/usr/include/x86_64-linux-gnu/bits/byteswap.h:
-
-/usr/include/x86_64-linux-gnu/bits/long-double.h:
-
-/usr/include/x86_64-linux-gnu/bits/struct_stat.h:
-
-/usr/include/openssl/cryptoerr_legacy.h:
-
-/usr/include/x86_64-linux-gnu/bits/select.h:
-
-/usr/include/linux/stat.h:
-
-/usr/include/openssl/evperr.h:
-
-/usr/include/hdf5/serial/H5Ppublic.h:
-
-/usr/include/x86_64-linux-gnu/bits/types.h:
-
-/usr/include/x86_64-linux-gnu/bits/stdint-intn.h:
-
-/usr/include/x86_64-linux-gnu/bits/struct_mutex.h:
-
-/usr/include/x86_64-linux-gnu/bits/mathcalls.h:
-
-/usr/include/x86_64-linux-gnu/bits/statx.h:
-
-/usr/include/hdf5/serial/H5FDlog.h:
-
-/usr/include/yaml.h:
-
-/usr/include/x86_64-linux-gnu/bits/types/timer_t.h:
-
-/work/main/pipeline/error.c:
-
-/usr/include/x86_64-linux-gnu/bits/uio_lim.h:
-
 /work/main/pipeline/provenance.c:
-
-/usr/include/x86_64-linux-gnu/bits/types/struct_statx.h:
-
-/usr/include/x86_64-linux-gnu/bits/waitstatus.h:
-
-/usr/include/hdf5/serial/H5FDfamily.h:
-
-/usr/include/string.h:
-
-/usr/include/x86_64-linux-gnu/bits/stdio.h:
-
-/usr/include/x86_64-linux-gnu/bits/floatn-common.h:
-
-/usr/include/x86_64-linux-gnu/bits/types/locale_t.h:
-
-/usr/include/stdlib.h:
-
-/usr/include/x86_64-linux-gnu/bits/wordsize.h:
-
-/usr/include/pthread.h:
-
-/usr/include/hdf5/serial/H5FDmpi.h:
-
-/usr/lib/gcc/x86_64-linux-gnu/12/include/syslimits.h:
-
-/work/main/pipeline/lock.c:
-
-/usr/include/x86_64-linux-gnu/bits/types/sigset_t.h:
-
-/usr/include/x86_64-linux-gnu/bits/time64.h:
-
-/usr/include/hdf5/serial/H5Epublic.h:
-
-/usr/include/x86_64-linux-gnu/bits/types/clockid_t.h:
-
-/usr/include/x86_64-linux-gnu/bits/libm-simd-decl-stubs.h:
-
-/usr/include/asm-generic/posix_types.h:
-
-/usr/include/openssl/opensslv.h:
-
-/usr/include/stdc-predef.h:
-
-/usr/include/x86_64-linux-gnu/asm/types.h:
-
-/work/main/pipeline/ledger.h:
-
-/usr/include/x86_64-linux-gnu/bits/stdlib-bsearch.h:
-
-/usr/include/x86_64-linux-gnu/bits/types/clock_t.h:
-
-/usr/include/x86_64-linux-gnu/bits/types/__FILE.h:
-
-/usr/include/x86_64-linux-gnu/sys/cdefs.h:
-
-/usr/include/stdio.h:
-
-/usr/include/x86_64-linux-gnu/bits/types/__locale_t.h:
-
-/usr/include/hdf5/serial/H5Tpublic.h:
-
-/work/main/pipeline/calib.h:
-
-/usr/include/x86_64-linux-gnu/bits/libc-header-start.h:
-
-/usr/lib/gcc/x86_64-linux-gnu/12/include/stdarg.h:
-
-/usr/include/x86_64-linux-gnu/bits/sched.h:
-
-/usr/include/hdf5/serial/H5Gpublic.h:
-
-/usr/include/openssl/params.h:
-
-/usr/include/x86_64-linux-gnu/sys/types.h:
-
-/work/main/pipeline/error.h:
-
-/usr/include/hdf5/serial/H5Epubgen.h:
-
-/usr/include/hdf5/serial/H5Spublic.h:
-
-/usr/include/openssl/objects.h:
-
-/usr/include/x86_64-linux-gnu/bits/timesize.h:
-
-/work/main/pipeline/calib.c:
-
-/usr/include/x86_64-linux-gnu/bits/endianness.h:
-
-/usr/include/x86_64-linux-gnu/bits/types/struct_FILE.h:
-
-/usr/include/x86_64-linux-gnu/bits/typesizes.h:
-
-/usr/include/x86_64-linux-gnu/bits/fp-logb.h:
-
-/usr/include/x86_64-linux-gnu/sys/stat.h:
-
-/work/main/pipeline/log.c:
-
-/work/main/pipeline/text.h:
-
-/usr/include/x86_64-linux-gnu/gnu/stubs-64.h:
-
-/usr/include/x86_64-linux-gnu/asm/posix_types.h:
-
-/usr/include/hdf5/serial/H5Dpublic.h:
-
-/usr/include/x86_64-linux-gnu/bits/types/__mbstate_t.h:
-
-/usr/include/features.h:
-
-/usr/include/features-time64.h:
-
-/usr/include/x86_64-linux-gnu/bits/endian.h:
-
-/usr/include/x86_64-linux-gnu/gnu/stubs.h:
-
-/usr/include/inttypes.h:
-
-/usr/include/x86_64-linux-gnu/bits/types/FILE.h:
-
-/usr/include/x86_64-linux-gnu/bits/stdio_lim.h:
-
-/usr/include/x86_64-linux-gnu/bits/types/struct_timeval.h:
-
-/usr/include/x86_64-linux-gnu/asm/errno.h:
-
-/usr/include/openssl/core_dispatch.h:
-
-/usr/include/alloca.h:
-
-/usr/include/x86_64-linux-gnu/openssl/opensslconf.h:
-
-/usr/include/x86_64-linux-gnu/bits/errno.h:
-
-/usr/include/hdf5/serial/hdf5.h:
-
-/usr/include/hdf5/serial/H5FDmulti.h:
-
-/usr/include/x86_64-linux-gnu/bits/struct_rwlock.h:
-
-/usr/include/strings.h:
-
-/usr/include/x86_64-linux-gnu/bits/atomic_wide_counter.h:
-
-/work/main/pipeline/config.c:
-
-/work/main/pipeline/yaml_tree.h:
 
 /usr/include/hdf5/serial/H5LDpublic.h:
 
-/usr/include/hdf5/serial/H5Zpublic.h:
-
-/usr/include/gsl/gsl_errno.h:
-
-/usr/include/x86_64-linux-gnu/asm/posix_types_64.h:
-
-/usr/include/asm-generic/types.h:
-
-/usr/lib/gcc/x86_64-linux-gnu/12/include/stddef.h:
-
-/usr/include/asm-generic/errno-base.h:
-
-/usr/include/math.h:
-
-/work/main/pipeline/config.h:
-
-/usr/include/hdf5/serial/H5ACpublic.h:
-
-/usr/include/x86_64-linux-gnu/bits/math-vector.h:
-
-/usr/include/x86_64-linux-gnu/bits/types/struct_statx_timestamp.h:
-
-/usr/include/linux/posix_types.h:
-
-/usr/include/x86_64-linux-gnu/bits/flt-eval-method.h:
-
-/usr/include/endian.h:
-
-/usr/lib/gcc/x86_64-linux-gnu/12/include/limits.h:
-
-/usr/include/x86_64-linux-gnu/bits/fp-fast.h:
-
-/usr/include/hdf5/serial/H5PTpublic.h:
-
-/usr/lib/gcc/x86_64-linux-gnu/12/include/stdint.h:
-
-/usr/include/x86_64-linux-gnu/bits/mathcalls-narrow.h:
-
-/work/main/pipeline/stage.h:
-
-/usr/include/x86_64-linux-gnu/bits/iscanonical.h:
-
-/usr/include/unistd.h:
-
-/usr/include/x86_64-linux-gnu/sys/select.h:
-
-/usr/include/x86_64-linux-gnu/bits/stdint-uintn.h:
-
-/usr/include/hdf5/serial/H5api_adpt.h:
-
 /usr/include/hdf5/serial/H5TBpublic.h:
 
-/usr/include/errno.h:
+/usr/include/hdf5/serial/H5IMpublic.h:
 
-/usr/include/x86_64-linux-gnu/bits/pthread_stack_min-dynamic.h:
+/usr/include/hdf5/serial/H5DSpublic.h:
 
-/usr/include/linux/errno.h:
+/usr/include/hdf5/serial/H5DOpublic.h:
 
-/usr/include/asm-generic/errno.h:
+/work/main/pipeline/product.c:
 
-/work/main/pipeline/hash.c:
-
-/usr/include/x86_64-linux-gnu/bits/stdlib-float.h:
-
-/usr/include/x86_64-linux-gnu/bits/uintn-identity.h:
-
-/usr/include/hdf5/serial/H5public.h:
-
-/usr/include/x86_64-linux-gnu/bits/mathcalls-helper-functions.h:
-
-/usr/include/x86_64-linux-gnu/bits/types/error_t.h:
-
-/usr/include/x86_64-linux-gnu/bits/types/__fpos_t.h:
-
-/usr/include/hdf5/serial/H5Ipublic.h:
-
-/usr/include/hdf5/serial/H5Rpublic.h:
-
-/usr/include/hdf5/serial/H5version.h:
-
-/usr/include/asm-generic/bitsperlong.h:
-
-/usr/include/x86_64-linux-gnu/bits/posix1_lim.h:
-
-/usr/include/x86_64-linux-gnu/bits/types/cookie_io_functions_t.h:
-
-/usr/include/x86_64-linux-gnu/bits/wchar.h:
-
-/usr/include/x86_64-linux-gnu/bits/local_lim.h:
-
-/usr/include/x86_64-linux-gnu/bits/stat.h:
-
-/usr/include/x86_64-linux-gnu/bits/xopen_lim.h:
-
-/work/main/pipeline/log.h:
-
-/usr/include/linux/limits.h:
-
-/usr/include/stdint.h:
-
-/usr/include/x86_64-linux-gnu/bits/posix2_lim.h:
-
-/usr/include/hdf5/serial/H5Apublic.h:
-
-pipeline/calib_embedded.c:
-
-/usr/include/hdf5/serial/H5Fpublic.h:
-
-/usr/include/hdf5/serial/H5Opublic.h:
-
-/usr/include/x86_64-linux-gnu/bits/waitflags.h:
-
-/usr/lib/gcc/x86_64-linux-gnu/12/include/stdbool.h:
-
-/usr/include/hdf5/serial/H5Lpublic.h:
-
-/usr/include/hdf5/serial/H5Cpublic.h:
-
-/usr/include/hdf5/serial/H5FDpublic.h:
-
-/usr/include/x86_64-linux-gnu/bits/types/struct_itimerspec.h:
+/usr/include/x86_64-linux-gnu/bits/types/idtype_t.h:
 
 /usr/include/x86_64-linux-gnu/bits/floatn.h:
 
+/usr/include/x86_64-linux-gnu/bits/types/struct_itimerspec.h:
+
+/usr/include/hdf5/serial/H5Cpublic.h:
+
+/usr/include/hdf5/serial/H5Lpublic.h:
+
+/usr/include/x86_64-linux-gnu/bits/waitflags.h:
+
+/usr/include/hdf5/serial/H5Fpublic.h:
+
+/usr/include/hdf5/serial/H5Apublic.h:
+
+/usr/include/x86_64-linux-gnu/bits/posix2_lim.h:
+
+/usr/include/linux/limits.h:
+
+/work/main/pipeline/log.h:
+
+/usr/include/x86_64-linux-gnu/bits/xopen_lim.h:
+
+/usr/include/x86_64-linux-gnu/bits/types/cookie_io_functions_t.h:
+
+/usr/include/hdf5/serial/H5version.h:
+
+/usr/include/hdf5/serial/H5Ipublic.h:
+
+/usr/include/x86_64-linux-gnu/bits/types/__fpos_t.h:
+
+/usr/include/x86_64-linux-gnu/bits/types/error_t.h:
+
+/usr/include/hdf5/serial/hdf5_hl.h:
+
+/usr/include/x86_64-linux-gnu/bits/mathcalls-helper-functions.h:
+
+/usr/include/x86_64-linux-gnu/bits/uintn-identity.h:
+
+/work/main/pipeline/hash.c:
+
+/usr/include/linux/errno.h:
+
+/usr/include/x86_64-linux-gnu/bits/pthread_stack_min-dynamic.h:
+
+/usr/include/errno.h:
+
+/usr/include/x86_64-linux-gnu/bits/types/__sigval_t.h:
+
+/usr/include/hdf5/serial/H5Opublic.h:
+
+/usr/include/x86_64-linux-gnu/sys/select.h:
+
+/work/main/pipeline/stage.h:
+
+/usr/lib/gcc/x86_64-linux-gnu/12/include/stdint.h:
+
+/usr/include/x86_64-linux-gnu/bits/fp-fast.h:
+
+/usr/include/x86_64-linux-gnu/bits/flt-eval-method.h:
+
+/usr/include/linux/posix_types.h:
+
+/usr/include/x86_64-linux-gnu/bits/types/struct_statx_timestamp.h:
+
+/usr/include/hdf5/serial/H5public.h:
+
+/usr/include/x86_64-linux-gnu/bits/math-vector.h:
+
+/usr/lib/gcc/x86_64-linux-gnu/12/include/stddef.h:
+
+/work/main/pipeline/yaml_tree.h:
+
+/usr/include/x86_64-linux-gnu/bits/siginfo-consts.h:
+
+/work/main/pipeline/config.c:
+
+/usr/lib/gcc/x86_64-linux-gnu/12/include/limits.h:
+
+/usr/include/x86_64-linux-gnu/bits/atomic_wide_counter.h:
+
+/usr/include/x86_64-linux-gnu/bits/struct_rwlock.h:
+
+/usr/include/hdf5/serial/H5FDmulti.h:
+
+/usr/include/alloca.h:
+
+/usr/include/x86_64-linux-gnu/asm/errno.h:
+
+/usr/include/strings.h:
+
+/usr/include/signal.h:
+
+/usr/include/inttypes.h:
+
+/usr/include/x86_64-linux-gnu/gnu/stubs.h:
+
+/usr/include/x86_64-linux-gnu/bits/endian.h:
+
+/usr/include/features-time64.h:
+
+/usr/include/features.h:
+
+/usr/include/x86_64-linux-gnu/bits/types/__mbstate_t.h:
+
+/usr/include/x86_64-linux-gnu/gnu/stubs-64.h:
+
+/work/main/pipeline/text.h:
+
+/work/main/pipeline/log.c:
+
+/usr/include/x86_64-linux-gnu/sys/stat.h:
+
+/usr/include/x86_64-linux-gnu/bits/fp-logb.h:
+
+/usr/include/x86_64-linux-gnu/bits/typesizes.h:
+
+/usr/include/x86_64-linux-gnu/bits/sigevent-consts.h:
+
+/usr/include/x86_64-linux-gnu/bits/endianness.h:
+
+/usr/include/x86_64-linux-gnu/bits/timesize.h:
+
+/usr/include/x86_64-linux-gnu/bits/types/struct_timeval.h:
+
+/usr/include/openssl/objects.h:
+
+/usr/include/hdf5/serial/H5Spublic.h:
+
+/usr/include/x86_64-linux-gnu/bits/posix1_lim.h:
+
+/usr/include/hdf5/serial/H5Epubgen.h:
+
+/work/main/pipeline/error.h:
+
+/usr/include/x86_64-linux-gnu/sys/types.h:
+
+/usr/include/openssl/params.h:
+
+/usr/include/x86_64-linux-gnu/bits/sched.h:
+
+/usr/lib/gcc/x86_64-linux-gnu/12/include/stdarg.h:
+
+/usr/include/x86_64-linux-gnu/bits/libc-header-start.h:
+
+/usr/include/x86_64-linux-gnu/openssl/opensslconf.h:
+
+/work/main/pipeline/calib.h:
+
+/usr/include/hdf5/serial/H5Tpublic.h:
+
+/usr/include/stdio.h:
+
+/usr/include/x86_64-linux-gnu/sys/cdefs.h:
+
+/usr/include/math.h:
+
+/usr/include/x86_64-linux-gnu/bits/types/__FILE.h:
+
+/usr/include/glob.h:
+
+/usr/include/x86_64-linux-gnu/bits/types/clock_t.h:
+
+/usr/include/x86_64-linux-gnu/asm/types.h:
+
+/usr/include/stdc-predef.h:
+
+/usr/include/x86_64-linux-gnu/bits/stdlib-float.h:
+
+/usr/include/openssl/opensslv.h:
+
+/usr/include/asm-generic/posix_types.h:
+
+/usr/include/x86_64-linux-gnu/bits/types/struct_FILE.h:
+
+/work/main/pipeline/ledger.h:
+
+/usr/include/x86_64-linux-gnu/bits/libm-simd-decl-stubs.h:
+
+/usr/include/hdf5/serial/H5Epublic.h:
+
+/usr/include/x86_64-linux-gnu/bits/time64.h:
+
+/work/main/pipeline/lock.c:
+
+/usr/lib/gcc/x86_64-linux-gnu/12/include/syslimits.h:
+
+/usr/include/hdf5/serial/H5FDmpi.h:
+
+/usr/include/pthread.h:
+
+/usr/include/x86_64-linux-gnu/bits/wordsize.h:
+
+/usr/include/stdlib.h:
+
+/usr/include/x86_64-linux-gnu/bits/types/locale_t.h:
+
+/usr/include/x86_64-linux-gnu/bits/floatn-common.h:
+
+/usr/include/x86_64-linux-gnu/bits/stdio.h:
+
+/usr/include/string.h:
+
+/usr/include/x86_64-linux-gnu/bits/waitstatus.h:
+
+/usr/include/x86_64-linux-gnu/bits/types/struct_statx.h:
+
+/usr/include/x86_64-linux-gnu/bits/uio_lim.h:
+
+/usr/include/x86_64-linux-gnu/bits/types/timer_t.h:
+
+/usr/include/x86_64-linux-gnu/bits/signum-generic.h:
+
+/usr/include/asm-generic/bitsperlong.h:
+
+/usr/include/asm-generic/types.h:
+
+/usr/include/x86_64-linux-gnu/bits/types/sigset_t.h:
+
+/usr/include/hdf5/serial/H5FDlog.h:
+
+/usr/include/unistd.h:
+
+/usr/include/x86_64-linux-gnu/bits/statx.h:
+
+/work/main/pipeline/calib.c:
+
+/usr/include/x86_64-linux-gnu/bits/mathcalls.h:
+
+/usr/include/x86_64-linux-gnu/bits/struct_mutex.h:
+
+/usr/include/x86_64-linux-gnu/bits/stdint-intn.h:
+
+/usr/lib/gcc/x86_64-linux-gnu/12/include/stdbool.h:
+
+/usr/include/hdf5/serial/H5Zpublic.h:
+
+/usr/include/x86_64-linux-gnu/bits/types.h:
+
+/usr/include/hdf5/serial/H5Ppublic.h:
+
+/usr/include/openssl/evperr.h:
+
+/usr/include/linux/stat.h:
+
+/usr/include/openssl/cryptoerr_legacy.h:
+
+/usr/include/x86_64-linux-gnu/bits/struct_stat.h:
+
+/usr/include/x86_64-linux-gnu/bits/long-double.h:
+
+/usr/include/x86_64-linux-gnu/bits/byteswap.h:
+
+/usr/include/x86_64-linux-gnu/bits/siginfo-consts-arch.h:
+
+/usr/include/x86_64-linux-gnu/bits/types/__sigset_t.h:
+
+/usr/include/asm-generic/errno-base.h:
+
+/usr/include/x86_64-linux-gnu/sys/wait.h:
+
+/usr/include/x86_64-linux-gnu/bits/stdint-uintn.h:
+
+/usr/include/x86_64-linux-gnu/bits/types/struct_timespec.h:
+
+/usr/include/limits.h:
+
+/usr/include/x86_64-linux-gnu/bits/pthreadtypes.h:
+
+/usr/include/gsl/gsl_types.h:
+
+/usr/include/x86_64-linux-gnu/bits/thread-shared-types.h:
+
+/usr/include/x86_64-linux-gnu/bits/sigcontext.h:
+
+/usr/include/gsl/gsl_errno.h:
+
+/usr/include/hdf5/serial/H5pubconf.h:
+
+/usr/include/x86_64-linux-gnu/bits/pthreadtypes-arch.h:
+
+/usr/include/hdf5/serial/H5api_adpt.h:
+
+/usr/include/x86_64-linux-gnu/asm/bitsperlong.h:
+
+/usr/include/x86_64-linux-gnu/bits/types/time_t.h:
+
+/usr/include/openssl/bnerr.h:
+
+/usr/include/hdf5/serial/H5PLpublic.h:
+
+/work/main/pipeline/yaml_tree.c:
+
+/usr/include/stdint.h:
+
+/usr/include/endian.h:
+
+/usr/include/hdf5/serial/H5FDcore.h:
+
+/usr/include/x86_64-linux-gnu/bits/mathcalls-narrow.h:
+
+/usr/include/linux/falloc.h:
+
+/usr/include/hdf5/serial/H5FDdirect.h:
+
+/usr/include/x86_64-linux-gnu/bits/statx-generic.h:
+
+/usr/include/x86_64-linux-gnu/asm/posix_types.h:
+
+/usr/include/openssl/cryptoerr.h:
+
+/usr/include/yaml.h:
+
+/usr/include/hdf5/serial/H5FDmpio.h:
+
+/usr/include/hdf5/serial/H5FDros3.h:
+
+/usr/include/hdf5/serial/H5FDsec2.h:
+
+/usr/include/hdf5/serial/H5FDsplitter.h:
+
+/work/main/pipeline/slurm.c:
+
+/usr/include/openssl/crypto.h:
+
+/work/main/pipeline/hash.h:
+
+/usr/include/openssl/evp.h:
+
+/usr/include/x86_64-linux-gnu/bits/iscanonical.h:
+
+/usr/include/hdf5/serial/H5FDmirror.h:
+
+/work/main/pipeline/nightly.h:
+
+/usr/include/openssl/macros.h:
+
+pipeline/calib_embedded.c:
+
+/usr/include/asm-generic/errno.h:
+
+/usr/include/x86_64-linux-gnu/bits/types/struct_sched_param.h:
+
+/usr/include/x86_64-linux-gnu/bits/wchar.h:
+
+/usr/include/openssl/types.h:
+
+/usr/include/openssl/e_os2.h:
+
+/usr/include/openssl/safestack.h:
+
+/usr/include/openssl/stack.h:
+
+/usr/include/x86_64-linux-gnu/sys/ucontext.h:
+
+/usr/include/hdf5/serial/hdf5.h:
+
+/usr/include/hdf5/serial/H5FDfamily.h:
+
+/usr/include/openssl/core.h:
+
+/usr/include/x86_64-linux-gnu/bits/getopt_core.h:
+
+/usr/include/openssl/symhacks.h:
+
+/usr/include/hdf5/serial/H5PTpublic.h:
+
+/usr/include/openssl/bio.h:
+
+/usr/include/x86_64-linux-gnu/bits/select.h:
+
+/usr/include/hdf5/serial/H5FDstdio.h:
+
+/usr/include/x86_64-linux-gnu/bits/time.h:
+
+/usr/include/x86_64-linux-gnu/bits/stdio_lim.h:
+
+/usr/include/x86_64-linux-gnu/bits/timex.h:
+
+/usr/include/x86_64-linux-gnu/bits/fcntl-linux.h:
+
+/usr/include/x86_64-linux-gnu/bits/types/struct_tm.h:
+
+/usr/include/sched.h:
+
+/usr/include/x86_64-linux-gnu/asm/posix_types_64.h:
+
+/usr/include/x86_64-linux-gnu/bits/cpu-set.h:
+
+/usr/include/x86_64-linux-gnu/bits/stdlib-bsearch.h:
+
+/usr/include/x86_64-linux-gnu/bits/types/clockid_t.h:
+
+/usr/include/x86_64-linux-gnu/bits/types/struct___jmp_buf_tag.h:
+
+/usr/include/hdf5/serial/H5ACpublic.h:
+
+/usr/include/openssl/bioerr.h:
+
+/usr/include/openssl/bn.h:
+
+/usr/include/openssl/obj_mac.h:
+
+/usr/include/hdf5/serial/H5FDpublic.h:
+
+/usr/include/openssl/objectserr.h:
+
+/usr/include/openssl/core_dispatch.h:
+
+/usr/include/x86_64-linux-gnu/bits/types/FILE.h:
+
+/work/main/pipeline/ledger.c:
+
+/usr/include/hdf5/serial/H5FDhdfs.h:
+
+/usr/include/sqlite3.h:
+
+/work/main/pipeline/lock.h:
+
+/usr/include/fcntl.h:
+
+/usr/include/openssl/asn1.h:
+
+/usr/include/x86_64-linux-gnu/bits/fcntl.h:
+
 /usr/include/hdf5/serial/H5MMpublic.h:
+
+/usr/include/x86_64-linux-gnu/bits/types/struct_iovec.h:
+
+/work/main/pipeline/error.c:
+
+/usr/include/x86_64-linux-gnu/bits/types/__fpos64_t.h:
+
+/usr/include/x86_64-linux-gnu/sys/file.h:
+
+/usr/include/x86_64-linux-gnu/bits/posix_opt.h:
+
+/usr/include/x86_64-linux-gnu/bits/environments.h:
+
+/usr/include/x86_64-linux-gnu/bits/confname.h:
+
+/usr/include/x86_64-linux-gnu/bits/siginfo-arch.h:
+
+/usr/include/x86_64-linux-gnu/bits/setjmp.h:
+
+/usr/include/time.h:
+
+/usr/include/x86_64-linux-gnu/bits/getopt_posix.h:
+
+/usr/include/x86_64-linux-gnu/bits/unistd_ext.h:
+
+/usr/include/linux/close_range.h:
+
+/work/main/pipeline/merge.c:
+
+/work/main/pipeline/merge.h:
+
+/usr/include/hdf5/serial/H5Gpublic.h:
+
+/work/main/pipeline/product.h:
+
+/work/main/pipeline/table.h:
+
+/work/main/pipeline/nightly.c:
+
+/usr/include/dirent.h:
+
+/usr/include/hdf5/serial/H5Dpublic.h:
+
+/usr/include/x86_64-linux-gnu/bits/dirent.h:
+
+/usr/include/x86_64-linux-gnu/bits/local_lim.h:
+
+/usr/include/x86_64-linux-gnu/bits/dirent_ext.h:
+
+/usr/include/x86_64-linux-gnu/bits/errno.h:
+
+/usr/include/x86_64-linux-gnu/bits/signum-arch.h:
+
+/usr/include/x86_64-linux-gnu/bits/ss_flags.h:
+
+/usr/include/openssl/asn1err.h:
+
+/usr/include/x86_64-linux-gnu/bits/types/sig_atomic_t.h:
+
+/usr/include/x86_64-linux-gnu/bits/types/siginfo_t.h:
+
+/usr/include/x86_64-linux-gnu/bits/types/sigval_t.h:
+
+/usr/include/hdf5/serial/H5LTpublic.h:
+
+/usr/include/fnmatch.h:
+
+/usr/include/x86_64-linux-gnu/bits/types/sigevent_t.h:
+
+/usr/include/x86_64-linux-gnu/bits/sigaction.h:
+
+/work/main/pipeline/config.h:
+
+/usr/include/x86_64-linux-gnu/openssl/configuration.h:
+
+/usr/include/x86_64-linux-gnu/bits/types/stack_t.h:
+
+/usr/include/x86_64-linux-gnu/bits/sigstack.h:
+
+/usr/include/x86_64-linux-gnu/bits/stat.h:
+
+/usr/include/x86_64-linux-gnu/bits/sigstksz.h:
+
+/usr/include/hdf5/serial/H5Rpublic.h:
+
+/usr/include/x86_64-linux-gnu/bits/types/__locale_t.h:
+
+/usr/include/x86_64-linux-gnu/bits/types/struct_sigstack.h:
+
+/usr/include/x86_64-linux-gnu/bits/sigthread.h:
+
+/usr/include/x86_64-linux-gnu/bits/signal_ext.h:
+
+/usr/include/linux/types.h:
+
+/usr/include/asm-generic/int-ll64.h:
+
+/usr/include/linux/stddef.h:
