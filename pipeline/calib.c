@@ -72,20 +72,16 @@ int kr_constants_load(const char *calib_name, kr_constants *out)
     kr_text t;
     int rc = kr_calib_text(calib_name, &t);
     if (rc) return rc;
-    kr_lines it;
-    kr_lines_init(&it, &t);
+    kr_rows rows;
+    kr_rows_init(&rows, &t, ',');
     size_t cap = 0;
-    int header_seen = 0;
-    char *line;
-    while ((line = kr_lines_next(&it))) {
-        line = kr_trim(line);
-        if (!*line || *line == '#') continue;
-        char *f[8];
-        int nf = kr_split(line, ',', f, 8);
+    int header_seen = 0, got;
+    while ((got = kr_rows_next(&rows)) > 0) {
+        char **f = rows.f;
         if (!header_seen) {
             header_seen = 1;
-            if (nf < 1 || strcmp(f[0], "name") != 0) {
-                rc = kr_err_at(KR_EINPUT, calib_name, it.lineno, "expected header 'name,value,...'");
+            if (strcmp(f[0], "name") != 0) {
+                rc = kr_err_at(KR_EINPUT, calib_name, rows.lineno, "expected header 'name,value,...'");
                 goto cleanup;
             }
             continue;
@@ -99,10 +95,11 @@ int kr_constants_load(const char *calib_name, kr_constants *out)
             }
             out->items = p;
         }
-        rc = parse_constant(f, nf < 0 ? 0 : nf, calib_name, it.lineno, &out->items[out->n]);
+        rc = parse_constant(f, rows.nf, calib_name, rows.lineno, &out->items[out->n]);
         if (rc) goto cleanup;
         out->n++;
     }
+    if (got < 0) rc = KR_EINPUT;
 cleanup:
     kr_text_free(&t);
     if (rc) kr_constants_free(out);

@@ -91,6 +91,30 @@ char *kr_lines_next(kr_lines *it)
     return start;
 }
 
+void kr_rows_init(kr_rows *r, kr_text *t, char sep)
+{
+    kr_lines_init(&r->lines, t);
+    r->sep = sep;
+    r->nf = 0;
+    r->lineno = 0;
+}
+
+int kr_rows_next(kr_rows *r)
+{
+    char *line;
+    while ((line = kr_lines_next(&r->lines))) {
+        line = kr_trim(line);
+        if (!*line || *line == '#') continue;
+        r->lineno = r->lines.lineno;
+        r->nf = kr_split(line, r->sep, r->f, KR_ROWS_MAX_FIELDS);
+        if (r->nf < 0)
+            return -kr_err_at(KR_EINPUT, r->lines.text->path, r->lineno, "more than %d fields",
+                              KR_ROWS_MAX_FIELDS);
+        return 1;
+    }
+    return 0;
+}
+
 char *kr_trim(char *s)
 {
     while (*s && isspace((unsigned char)*s)) s++;

@@ -30,6 +30,21 @@ char *kr_lines_next(kr_lines *it); /* NULL at end */
  * unescaped, surrounding spaces trimmed). Returns the number of fields, or -1 if more than max. */
 int kr_split(char *line, char sep, char **fields, int max);
 
+/* Row cursor for simple data tables (calib/ files and the like): skips blank lines and '#' comment
+ * lines, splits each remaining line at `sep`. The first row returned is the header. */
+enum { KR_ROWS_MAX_FIELDS = 64 };
+typedef struct {
+    kr_lines lines;
+    char sep;
+    char *f[KR_ROWS_MAX_FIELDS];
+    int nf;      /* fields in the current row */
+    long lineno; /* its line number */
+} kr_rows;
+void kr_rows_init(kr_rows *r, kr_text *t, char sep);
+/* 1: a row is in r->f/r->nf; 0: end; negative: a line with more than KR_ROWS_MAX_FIELDS fields
+ * (error pushed, naming the file and line). */
+int kr_rows_next(kr_rows *r);
+
 /* Trim leading/trailing whitespace in place; returns s. */
 char *kr_trim(char *s);
 

@@ -18,18 +18,17 @@ static int load_weights(kr_atomic *at)
     kr_text t;
     int rc = kr_calib_text("atomic_weights.csv", &t);
     if (rc) return rc;
-    kr_lines it;
-    kr_lines_init(&it, &t);
-    char *line;
+    kr_rows rows;
+    kr_rows_init(&rows, &t, ',');
     int header = 0, count = 0;
-    while ((line = kr_lines_next(&it))) {
-        if (line[0] == '#' || !*kr_trim(line)) continue;
-        char *f[8];
-        int nf = kr_split(line, ',', f, 8);
+    int got;
+    while ((got = kr_rows_next(&rows)) > 0) {
+        char **f = rows.f;
+        int nf = rows.nf;
         if (!header) {
             header = 1;
             if (nf < 4 || strcmp(f[0], "z") || strcmp(f[1], "symbol") || strcmp(f[2], "weight")) {
-                rc = kr_err_at(KR_EINPUT, t.path, it.lineno, "expected header z,symbol,weight,uncertainty,...");
+                rc = kr_err_at(KR_EINPUT, t.path, rows.lineno, "expected header z,symbol,weight,uncertainty,...");
                 goto cleanup;
             }
             continue;
@@ -39,7 +38,7 @@ static int load_weights(kr_atomic *at)
         if (nf < 4 || kr_parse_long(f[0], &z) || z < 1 || z >= KR_Z_MAX || strlen(f[1]) < 1 ||
             strlen(f[1]) > 2 || kr_parse_double(f[2], &w) || !(w > 0) ||
             (*f[3] && kr_parse_double(f[3], &u))) {
-            rc = kr_err_at(KR_EINPUT, t.path, it.lineno, "expected z (1..%d),symbol,weight>0,uncertainty",
+            rc = kr_err_at(KR_EINPUT, t.path, rows.lineno, "expected z (1..%d),symbol,weight>0,uncertainty",
                            KR_Z_MAX - 1);
             goto cleanup;
         }
@@ -47,6 +46,10 @@ static int load_weights(kr_atomic *at)
         at->weight[z] = w;
         at->weight_unc[z] = u;
         count++;
+    }
+    if (got < 0) {
+        rc = KR_EINPUT;
+        goto cleanup;
     }
     if (count == 0) rc = kr_err_at(KR_EINPUT, t.path, 0, "no atomic weights found");
 cleanup:
@@ -59,14 +62,13 @@ static int load_oxides(kr_atomic *at)
     kr_text t;
     int rc = kr_calib_text("epma_oxides.csv", &t);
     if (rc) return rc;
-    kr_lines it;
-    kr_lines_init(&it, &t);
-    char *line;
+    kr_rows rows;
+    kr_rows_init(&rows, &t, ',');
     int header = 0;
-    while ((line = kr_lines_next(&it))) {
-        if (line[0] == '#' || !*kr_trim(line)) continue;
-        char *f[8];
-        int nf = kr_split(line, ',', f, 8);
+    int got;
+    while ((got = kr_rows_next(&rows)) > 0) {
+        char **f = rows.f;
+        int nf = rows.nf;
         if (!header) {
             header = 1;
             continue;
@@ -74,11 +76,15 @@ static int load_oxides(kr_atomic *at)
         long nc, no;
         int z = nf >= 3 ? kr_atomic_z(at, f[0]) : 0;
         if (nf < 3 || !z || kr_parse_long(f[1], &nc) || kr_parse_long(f[2], &no) || nc < 1 || no < 0) {
-            rc = kr_err_at(KR_EINPUT, t.path, it.lineno, "expected symbol,cations>=1,oxygens>=0,...");
+            rc = kr_err_at(KR_EINPUT, t.path, rows.lineno, "expected symbol,cations>=1,oxygens>=0,...");
             goto cleanup;
         }
         at->ox_cations[z] = (int)nc;
         at->ox_oxygens[z] = (int)no;
+    }
+    if (got < 0) {
+        rc = KR_EINPUT;
+        goto cleanup;
     }
 cleanup:
     kr_text_free(&t);
@@ -110,29 +116,32 @@ static int load_duncumb_reed(kr_atomic *at)
     kr_text t;
     int rc = kr_calib_text("epma_duncumb_reed.csv", &t);
     if (rc) return rc;
-    kr_lines it;
-    kr_lines_init(&it, &t);
-    char *line;
+    kr_rows rows;
+    kr_rows_init(&rows, &t, ',');
     int header = 0, seen = 0;
-    while ((line = kr_lines_next(&it))) {
-        if (line[0] == '#' || !*kr_trim(line)) continue;
-        char *f[10];
-        int nf = kr_split(line, ',', f, 10);
+    int got;
+    while ((got = kr_rows_next(&rows)) > 0) {
+        char **f = rows.f;
+        int nf = rows.nf;
         if (!header) {
             header = 1;
             continue;
         }
         long p;
         if (nf != 7 || kr_parse_long(f[0], &p) || p < 1 || p > 5) {
-            rc = kr_err_at(KR_EINPUT, t.path, it.lineno, "expected zpow (1..5) and 6 coefficients");
+            rc = kr_err_at(KR_EINPUT, t.path, rows.lineno, "expected zpow (1..5) and 6 coefficients");
             goto cleanup;
         }
         for (int q = 0; q < 6; q++)
             if (kr_parse_double(f[1 + q], &at->duncumb_reed[p - 1][q])) {
-                rc = kr_err_at(KR_EINPUT, t.path, it.lineno, "coefficient %d is not a number", q);
+                rc = kr_err_at(KR_EINPUT, t.path, rows.lineno, "coefficient %d is not a number", q);
                 goto cleanup;
             }
         seen |= 1 << (p - 1);
+    }
+    if (got < 0) {
+        rc = KR_EINPUT;
+        goto cleanup;
     }
     if (seen != 31) rc = kr_err_at(KR_EINPUT, t.path, 0, "expected rows zpow 1..5");
 cleanup:

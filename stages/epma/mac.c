@@ -32,14 +32,13 @@ int kr_mac_h86_load(kr_atomic *at)
     int rc = kr_calib_text("epma_heinrich86_mac.csv", &t);
     if (rc) return rc;
     int seen[H_COUNT] = {0};
-    kr_lines it;
-    kr_lines_init(&it, &t);
-    char *line;
+    kr_rows rows;
+    kr_rows_init(&rows, &t, ',');
     int header = 0;
-    while ((line = kr_lines_next(&it))) {
-        if (line[0] == '#' || !*kr_trim(line)) continue;
-        char *f[12];
-        int nf = kr_split(line, ',', f, 12);
+    int got;
+    while ((got = kr_rows_next(&rows)) > 0) {
+        char **f = rows.f;
+        int nf = rows.nf;
         if (!header) {
             header = 1;
             continue;
@@ -48,16 +47,20 @@ int kr_mac_h86_load(kr_atomic *at)
         for (int i = 0; i < H_COUNT && nf > 0; i++)
             if (strcmp(f[0], h86_names[i]) == 0) row = i;
         if (row < 0 || nf != 2 + KR_H86_COEF) {
-            rc = kr_err_at(KR_EINPUT, t.path, it.lineno, "expected a known row name and %d numbers",
+            rc = kr_err_at(KR_EINPUT, t.path, rows.lineno, "expected a known row name and %d numbers",
                            1 + KR_H86_COEF);
             goto cleanup;
         }
         for (int j = 0; j <= KR_H86_COEF; j++)
             if (kr_parse_double(f[1 + j], &at->h86[row][j])) {
-                rc = kr_err_at(KR_EINPUT, t.path, it.lineno, "column %d is not a number: '%s'", j + 2, f[1 + j]);
+                rc = kr_err_at(KR_EINPUT, t.path, rows.lineno, "column %d is not a number: '%s'", j + 2, f[1 + j]);
                 goto cleanup;
             }
         seen[row] = 1;
+    }
+    if (got < 0) {
+        rc = KR_EINPUT;
+        goto cleanup;
     }
     for (int i = 0; i < H_COUNT; i++)
         if (!seen[i]) {
