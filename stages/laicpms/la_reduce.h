@@ -11,6 +11,7 @@
 #include "la_read.h"
 
 #include <stddef.h>
+#include <stdint.h>
 
 /* ---- reference values (calib/laicpms_reference_materials.csv, atomic_weights.csv, epma_oxides.csv) ---- */
 typedef struct {
@@ -170,7 +171,7 @@ typedef struct {
     char analyte[KR_LA_LABEL];
     char element[4];
     char role[12];
-    char status[12];                 /* ok, failed, no_ref, not_measured */
+    char status[16];                 /* ok, failed, no_ref, not_measured */
     double time_s;                   /* absolute mid-signal time, s since 1970 (instrument clock) */
     double conc_ugg;
     double u_total_ugg, u_signal_ugg, u_blank_ugg, u_rm_ugg, u_calib_ugg, u_is_ugg; /* 1 sigma */

@@ -332,7 +332,6 @@ int kr_qa_add_session(kr_qa_data *d, const char *name, const char *instrument, c
     if (!ok || !product || !*product) return KR_OK;
     if (read_product(d, s, product)) {
         /* the report goes on: the session shows as unreadable with the reason */
-        d->sessions[s].status[0] = '\0';
         snprintf(d->sessions[s].status, sizeof d->sessions[s].status, "unreadable");
         kr_err_format(d->sessions[s].error, sizeof d->sessions[s].error);
         kr_err_clear();

@@ -180,7 +180,8 @@ static const char CSS[] =
     "table{border-collapse:collapse;margin:8px 0;font-size:13px}th,td{border:1px solid #ccc;padding:3px 8px;"
     "text-align:right}th{background:#f0f0f0}td.l,th.l{text-align:left}"
     "tr.ok td.cls{background:#e3f4e3}tr.warn td.cls,tr.warn td.l:first-child{background:#fff3cd}"
-    "tr.fail td{background:#f8d7da}tr.fail td.cls{font-weight:bold}"
+    "tr.fail td{background:#f8d7da}tr.fail td.cls{font-weight:bold}td.sc.ok{background:#e3f4e3}td.sc.warn{background:#fff3cd}"
+    "td.sc.fail{background:#f1a7ae;font-weight:bold}"
     ".box{display:inline-block;padding:8px 14px;margin:4px 8px 4px 0;border-radius:6px;border:1px solid #bbb}"
     ".box.fail{background:#f8d7da;border-color:#c00}.box.ok{background:#e3f4e3}.box.warn{background:#fff3cd}"
     ".charts{display:flex;flex-wrap:wrap;gap:12px}figure.chart{margin:0;border:1px solid #ddd;padding:4px}"
@@ -369,24 +370,6 @@ static int write_body(FILE *f, const kr_qa_data *d, const char *title)
     }
     fputs("</table>\n</section>\n", f);
 
-    /* ---- sessions ---- */
-    fputs("<section id=\"sessions\">\n<h2>Sessions</h2>\n<table>\n<tr><th>#</th><th class=\"l\">session</th><th class=\"l\">"
-          "instrument</th><th class=\"l\">time (UTC)</th><th class=\"l\">run</th><th class=\"l\">QA</th></tr>\n", f);
-    for (size_t i = 0; i < n; i++) {
-        static const char *const state_cls[4] = {"ok", "warn", "fail", "fail"};
-        static const char *const state_txt[4] = {"ok", "warning", "out of control", "failed"};
-        fprintf(f, "<tr class=\"%s\"><td>%zu</td><td class=\"l\">", state_cls[st[i].state], i + 1);
-        esc(f, d->sessions[i].name);
-        fputs("</td><td class=\"l\">", f);
-        esc(f, d->sessions[i].instrument);
-        fputs("</td><td class=\"l\">", f);
-        esc(f, d->sessions[i].time_utc);
-        fputs("</td><td class=\"l\">", f);
-        esc(f, d->sessions[i].status);
-        fprintf(f, "</td><td class=\"l cls\">%s</td></tr>\n", state_txt[st[i].state]);
-    }
-    fputs("</table>\n</section>\n", f);
-
     /* ---- control charts ---- */
     fputs("<section id=\"control-charts\">\n<h2>Reference glasses: control charts</h2>\n<p>Session mean of each secondary "
           "reference glass and element. Centre line: median of the sessions; warning lines &plusmn;2&sigma;, action "
@@ -411,58 +394,6 @@ static int write_body(FILE *f, const kr_qa_data *d, const char *title)
     if (!nrmk) fputs("<p>No /qa/reference_materials table in these products.</p>\n", f);
     fputs("</div>\n</section>\n", f);
 
-    /* ---- z / zeta ---- */
-    fputs("<section id=\"scores\">\n<h2>z and &zeta; scores</h2>\n<p>|score| &le; 2 ok, 2&ndash;3 warning, &ge; 3 fail "
-          "(ISO 13528).</p>\n<table id=\"score-table\">\n<tr><th class=\"l\">session</th><th class=\"l\">material</th><th "
-          "class=\"l\">element</th><th>mean</th><th>bias %</th><th>z</th><th>&zeta;</th><th class=\"l\">class</th></tr>\n",
-          f);
-    for (size_t i = 0; i < d->nrm; i++) {
-        const kr_qa_rm *r = &d->rm[i];
-        int cz = kr_qa_score_class(r->z), cc = kr_qa_score_class(r->zeta), c = cz > cc ? cz : cc;
-        char a[32], b[32], zz[32], ze[32];
-        fmt(a, sizeof a, r->mean, "%.4g");
-        fmt(b, sizeof b, r->bias_pct, "%.2f");
-        fmt(zz, sizeof zz, r->z, "%.2f");
-        fmt(ze, sizeof ze, r->zeta, "%.2f");
-        fprintf(f, "<tr class=\"%s\" data-session=\"", c >= 0 ? CLASS_NAME[c] : "");
-        esc(f, d->sessions[r->session].name);
-        fputs("\"><td class=\"l\">", f);
-        esc(f, d->sessions[r->session].name);
-        fputs("</td><td class=\"l\">", f);
-        esc(f, r->material);
-        fputs("</td><td class=\"l\">", f);
-        esc(f, r->element);
-        fprintf(f, "</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td class=\"l cls\">%s</td></tr>\n", a, b, zz, ze,
-                c >= 0 ? CLASS_NAME[c] : "n/a");
-    }
-    fputs("</table>\n</section>\n", f);
-
-    /* ---- RSD per session ---- */
-    fputs("<section id=\"rsd\">\n<h2>RSD per session (%)</h2>\n<table>\n<tr><th class=\"l\">session</th>", f);
-    for (size_t k = 0; k < nrmk; k++) {
-        fputs("<th>", f);
-        esc(f, rmk[k].a);
-        fputs(" ", f);
-        esc(f, rmk[k].b);
-        fputs("</th>", f);
-    }
-    fputs("</tr>\n", f);
-    for (size_t i = 0; i < n; i++) {
-        fputs("<tr><td class=\"l\">", f);
-        esc(f, d->sessions[i].name);
-        fputs("</td>", f);
-        for (size_t k = 0; k < nrmk; k++) {
-            double v = NAN;
-            for (size_t j = 0; j < d->nrm; j++)
-                if (d->rm[j].session == i && !strcmp(d->rm[j].material, rmk[k].a) && !strcmp(d->rm[j].element, rmk[k].b))
-                    v = d->rm[j].rsd_pct;
-            char b[32];
-            fmt(b, sizeof b, v, "%.2f");
-            fprintf(f, "<td>%s</td>", b);
-        }
-        fputs("</tr>\n", f);
-    }
-    fputs("</table>\n</section>\n", f);
 
     /* ---- EPMA standard intensities ---- */
     fputs("<section id=\"epma-drift\">\n<h2>EPMA standard intensities</h2>\n<p>Net count rate per nA of the standard of "
@@ -482,22 +413,37 @@ static int write_body(FILE *f, const kr_qa_data *d, const char *title)
         fputs("</figure>\n", f);
     }
     if (!nepk) fputs("<p>No EPMA standard intensities (/epma/points) in these products.</p>\n", f);
-    fputs("</div>\n<table id=\"epma-table\">\n<tr><th class=\"l\">session</th><th class=\"l\">element</th><th>points</th>"
-          "<th>cps/nA</th><th>drift in session %</th></tr>\n", f);
-    for (size_t i = 0; i < d->nepma; i++) {
-        const kr_qa_epma *e = &d->epma[i];
+    fputs("</div>\n<p>Drift within each session, % (last point against the first):</p>\n<table id=\"epma-table\">\n"
+          "<tr><th class=\"l\">session</th>", f);
+    for (size_t k = 0; k < nepk; k++) {
+        fputs("<th>", f);
+        esc(f, epk[k].b);
+        fputs("</th>", f);
+    }
+    fputs("</tr>\n", f);
+    for (size_t i = 0; i < n; i++) {
+        int any = 0;
+        for (size_t j = 0; j < d->nepma; j++) any |= d->epma[j].session == i;
+        if (!any) continue;
         fputs("<tr><td class=\"l\">", f);
-        esc(f, d->sessions[e->session].name);
-        fputs("</td><td class=\"l\">", f);
-        esc(f, e->element);
-        /* within-session drift: (last - first) / first */
-        double drift = e->first_cps_na != 0 ? 100.0 * (e->last_cps_na - e->first_cps_na) / e->first_cps_na : NAN;
-        char a[32], b[32];
-        fmt(a, sizeof a, e->std_cps_na, "%.2f");
-        fmt(b, sizeof b, drift, "%+.2f");
-        fprintf(f, "</td><td>%d</td><td>%s</td><td>%s</td></tr>\n", e->n_points, a, b);
+        esc(f, d->sessions[i].name);
+        fputs("</td>", f);
+        for (size_t k = 0; k < nepk; k++) {
+            double drift = NAN;
+            for (size_t j = 0; j < d->nepma; j++) {
+                const kr_qa_epma *e = &d->epma[j];
+                /* within-session drift: (last - first) / first */
+                if (e->session == i && !strcmp(e->element, epk[k].b) && e->first_cps_na != 0)
+                    drift = 100.0 * (e->last_cps_na - e->first_cps_na) / e->first_cps_na;
+            }
+            char b[32];
+            fmt(b, sizeof b, drift, "%+.2f");
+            fprintf(f, "<td>%s</td>", b);
+        }
+        fputs("</tr>\n", f);
     }
     fputs("</table>\n</section>\n", f);
+
 
     /* ---- SIMS ages ---- */
     fputs("<section id=\"sims-ages\">\n<h2>SIMS reference-material ages</h2>\n<p>Weighted-mean <sup>207</sup>Pb/"
@@ -539,6 +485,99 @@ static int write_body(FILE *f, const kr_qa_data *d, const char *title)
                 c >= 0 ? CLASS_NAME[c] : "n/a");
     }
     fputs("</table>\n</section>\n", f);
+
+    /* ---- z / zeta: one row per session, one cell per glass and element ---- */
+    fputs("<section id=\"scores\">\n<h2>z and &zeta; scores</h2>\n<p>Each cell: z / &zeta;. |score| &le; 2 ok, "
+          "2&ndash;3 warning, &ge; 3 fail (ISO 13528); the row takes its worst cell.</p>\n<table id=\"score-table\">\n"
+          "<tr><th class=\"l\">session</th>", f);
+    for (size_t k = 0; k < nrmk; k++) {
+        fputs("<th>", f);
+        esc(f, rmk[k].a);
+        fputs(" ", f);
+        esc(f, rmk[k].b);
+        fputs("</th>", f);
+    }
+    fputs("</tr>\n", f);
+    for (size_t i = 0; i < n; i++) {
+        int worst = -1, any = 0;
+        for (size_t j = 0; j < d->nrm; j++) {
+            if (d->rm[j].session != i) continue;
+            int cz = kr_qa_score_class(d->rm[j].z), cc = kr_qa_score_class(d->rm[j].zeta);
+            any = 1;
+            if (cz > worst) worst = cz;
+            if (cc > worst) worst = cc;
+        }
+        if (!any) continue;
+        fprintf(f, "<tr class=\"%s\" data-session=\"", worst >= 0 ? CLASS_NAME[worst] : "");
+        esc(f, d->sessions[i].name);
+        fputs("\"><td class=\"l\">", f);
+        esc(f, d->sessions[i].name);
+        fputs("</td>", f);
+        for (size_t k = 0; k < nrmk; k++) {
+            const kr_qa_rm *r = NULL;
+            for (size_t j = 0; j < d->nrm; j++)
+                if (d->rm[j].session == i && !strcmp(d->rm[j].material, rmk[k].a) && !strcmp(d->rm[j].element, rmk[k].b))
+                    r = &d->rm[j];
+            if (!r) {
+                fputs("<td>&ndash;</td>", f);
+                continue;
+            }
+            int cz = kr_qa_score_class(r->z), cc = kr_qa_score_class(r->zeta), c = cz > cc ? cz : cc;
+            char zz[32], ze[32];
+            fmt(zz, sizeof zz, r->z, "%.2f");
+            fmt(ze, sizeof ze, r->zeta, "%.2f");
+            fprintf(f, "<td class=\"sc %s\">%s / %s</td>", c >= 0 ? CLASS_NAME[c] : "na", zz, ze);
+        }
+        fputs("</tr>\n", f);
+    }
+    fputs("</table>\n</section>\n", f);
+
+    /* ---- RSD per session ---- */
+    fputs("<section id=\"rsd\">\n<h2>RSD per session (%)</h2>\n<table>\n<tr><th class=\"l\">session</th>", f);
+    for (size_t k = 0; k < nrmk; k++) {
+        fputs("<th>", f);
+        esc(f, rmk[k].a);
+        fputs(" ", f);
+        esc(f, rmk[k].b);
+        fputs("</th>", f);
+    }
+    fputs("</tr>\n", f);
+    for (size_t i = 0; i < n; i++) {
+        fputs("<tr><td class=\"l\">", f);
+        esc(f, d->sessions[i].name);
+        fputs("</td>", f);
+        for (size_t k = 0; k < nrmk; k++) {
+            double v = NAN;
+            for (size_t j = 0; j < d->nrm; j++)
+                if (d->rm[j].session == i && !strcmp(d->rm[j].material, rmk[k].a) && !strcmp(d->rm[j].element, rmk[k].b))
+                    v = d->rm[j].rsd_pct;
+            char b[32];
+            fmt(b, sizeof b, v, "%.2f");
+            fprintf(f, "<td>%s</td>", b);
+        }
+        fputs("</tr>\n", f);
+    }
+    fputs("</table>\n</section>\n", f);
+
+
+    /* ---- sessions ---- */
+    fputs("<section id=\"sessions\">\n<h2>Sessions</h2>\n<table>\n<tr><th>#</th><th class=\"l\">session</th><th class=\"l\">"
+          "instrument</th><th class=\"l\">time (UTC)</th><th class=\"l\">run</th><th class=\"l\">QA</th></tr>\n", f);
+    for (size_t i = 0; i < n; i++) {
+        static const char *const state_cls[4] = {"ok", "warn", "fail", "fail"};
+        static const char *const state_txt[4] = {"ok", "warning", "out of control", "failed"};
+        fprintf(f, "<tr class=\"%s\"><td>%zu</td><td class=\"l\">", state_cls[st[i].state], i + 1);
+        esc(f, d->sessions[i].name);
+        fputs("</td><td class=\"l\">", f);
+        esc(f, d->sessions[i].instrument);
+        fputs("</td><td class=\"l\">", f);
+        esc(f, d->sessions[i].time_utc);
+        fputs("</td><td class=\"l\">", f);
+        esc(f, d->sessions[i].status);
+        fprintf(f, "</td><td class=\"l cls\">%s</td></tr>\n", state_txt[st[i].state]);
+    }
+    fputs("</table>\n</section>\n", f);
+
     fputs("<footer class=\"meta\"><p>Control rules: Westgard J.O., Barry P.L., Hunt M.R., Groth T. (1981) A multi-rule "
           "Shewhart chart for quality control in clinical chemistry. Clin. Chem. 27, 493&ndash;501. Robust sigma: "
           "Rousseeuw &amp; Croux (1993) JASA 88, 1273. Scores: ISO 13528:2015.</p></footer>\n</body>\n</html>\n", f);
@@ -576,6 +615,15 @@ int kr_qa_write_html(const kr_qa_data *d, const char *out_path, const char *titl
     if (rc) {
         remove(tmp);
         return kr_err(rc, "QA report %s not written (any previous file is unchanged)", out_path);
+    }
+    /* make the rename durable: fsync the folder */
+    char dir[4096];
+    const char *slash = strrchr(out_path, '/');
+    snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash - out_path) + (slash == out_path) : 1, slash ? out_path : ".");
+    int fd = open(dir, O_RDONLY | O_DIRECTORY);
+    if (fd >= 0) {
+        (void)fsync(fd);
+        close(fd);
     }
     return KR_OK;
 }
