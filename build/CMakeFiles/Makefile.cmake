@@ -42,6 +42,7 @@ set(CMAKE_MAKEFILE_DEPENDS
   "CMakeFiles/hdf5/cmake_hdf5_test.c"
   "/work/main/pipeline/CMakeLists.txt"
   "/work/main/scripts/synth-epma/CMakeLists.txt"
+  "/work/main/scripts/synth-laicpms/CMakeLists.txt"
   "/work/main/scripts/synth-maps/CMakeLists.txt"
   "/work/main/scripts/synth-sims/CMakeLists.txt"
   "/work/main/stages/epma/CMakeLists.txt"
@@ -68,6 +69,7 @@ set(CMAKE_MAKEFILE_PRODUCTS
   "scripts/synth-maps/CMakeFiles/CMakeDirectoryInformation.cmake"
   "scripts/synth-epma/CMakeFiles/CMakeDirectoryInformation.cmake"
   "scripts/synth-sims/CMakeFiles/CMakeDirectoryInformation.cmake"
+  "scripts/synth-laicpms/CMakeFiles/CMakeDirectoryInformation.cmake"
   "tests/CMakeFiles/CMakeDirectoryInformation.cmake"
   )
 
@@ -85,6 +87,7 @@ set(CMAKE_DEPEND_INFO_FILES
   "scripts/synth-maps/CMakeFiles/bench-maps.dir/DependInfo.cmake"
   "scripts/synth-epma/CMakeFiles/synth_epma.dir/DependInfo.cmake"
   "scripts/synth-sims/CMakeFiles/synth_sims.dir/DependInfo.cmake"
+  "scripts/synth-laicpms/CMakeFiles/bench_laicpms_night.dir/DependInfo.cmake"
   "tests/CMakeFiles/test_epma_counts.dir/DependInfo.cmake"
   "tests/CMakeFiles/test_epma_jeol.dir/DependInfo.cmake"
   "tests/CMakeFiles/test_epma_maps_quant.dir/DependInfo.cmake"
@@ -93,6 +96,7 @@ set(CMAKE_DEPEND_INFO_FILES
   "tests/CMakeFiles/test_epma_matrix.dir/DependInfo.cmake"
   "tests/CMakeFiles/test_epma_points.dir/DependInfo.cmake"
   "tests/CMakeFiles/test_epma_stage.dir/DependInfo.cmake"
+  "tests/CMakeFiles/test_laicpms.dir/DependInfo.cmake"
   "tests/CMakeFiles/test_pipeline_config.dir/DependInfo.cmake"
   "tests/CMakeFiles/test_pipeline_ledger.dir/DependInfo.cmake"
   "tests/CMakeFiles/test_pipeline_nightly.dir/DependInfo.cmake"

@@ -121,6 +121,8 @@ endif()
 file(GLOB NEW_GLOB LIST_DIRECTORIES true "/work/main/stages/laicpms/*.c")
 set(OLD_GLOB
   "/work/main/stages/laicpms/la_read.c"
+  "/work/main/stages/laicpms/la_reduce.c"
+  "/work/main/stages/laicpms/la_stage.c"
   )
 if(NOT "${NEW_GLOB}" STREQUAL "${OLD_GLOB}")
   message("-- GLOB mismatch!")
@@ -182,6 +184,7 @@ set(OLD_GLOB
   "/work/main/tests/test_epma_matrix.c"
   "/work/main/tests/test_epma_points.c"
   "/work/main/tests/test_epma_stage.c"
+  "/work/main/tests/test_laicpms.c"
   "/work/main/tests/test_pipeline_config.c"
   "/work/main/tests/test_pipeline_ledger.c"
   "/work/main/tests/test_pipeline_nightly.c"

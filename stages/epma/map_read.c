@@ -58,6 +58,11 @@ static int parse_doubles(const char *s, double *v, int n)
     return k;
 }
 
+/* A whole number read as a double, made an integer safely: casting a huge double to an integer is
+ * undefined behaviour, so anything negative, non-integral or above 1e9 becomes -1, which the checks on
+ * pixel counts, byte lengths and channel numbers reject. */
+static long as_count(double x) { return (x >= 0 && x <= 1e9 && x == floor(x)) ? (long)x : -1; }
+
 static int need_doubles(const char *path, long line, const char *key, const char *val, double *v, int n)
 {
     if (parse_doubles(val, v, n) != n)
@@ -97,8 +102,8 @@ static int parse_keyvalue(const char *path, const kr_jeol_file *jf, kr_map_cnd *
             if (v[0] < 1 || v[1] < 1 || v[0] != floor(v[0]) || v[1] != floor(v[1]) || v[0] > 1e6 || v[1] > 1e6)
                 return kr_err_at(KR_EINPUT, path, ln, "%s: pixel counts must be positive integers, found \"%s\"",
                                  name, val);
-            c->nx = (long)v[0];
-            c->ny = (long)v[1];
+            c->nx = as_count(v[0]);
+            c->ny = as_count(v[1]);
             c->beam_scan = name[6] == 'B';
             pixels_line = ln;
         } else if (!strcmp(name, "XM_AP_SA_PIXEL_SIZE")) {
@@ -142,7 +147,7 @@ static int parse_keyvalue(const char *path, const kr_jeol_file *jf, kr_map_cnd *
             copy_ascii(ch->crystal, sizeof ch->crystal, val);
         } else if (ch && !strcmp(name, "XM_ELEM_WDS_CHANNEL_NO")) {
             if ((rc = need_doubles(path, ln, name, val, v, 1))) return rc;
-            ch->channel = (int)v[0];
+            ch->channel = (int)as_count(v[0]);
         } else if (ch && !strcmp(name, "XM_ELEM_WDS_PEAK")) {
             if ((rc = need_doubles(path, ln, name, val, v, 1))) return rc;
             ch->peak_mm = v[0];
@@ -205,12 +210,12 @@ static int parse_jxa8800(const char *path, const kr_jeol_file *jf, kr_map_cnd *c
             if (!ch->element[0]) return kr_err_at(KR_EINPUT, path, ln, "empty element name");
             continue;
         }
-        OLD_NUM("X-axis Step Number", 1, (c->nx = (long)v[0], have_nx = 1))
-        OLD_NUM("Y-axis Step Number", 1, (c->ny = (long)v[0], have_ny = 1))
+        OLD_NUM("X-axis Step Number", 1, (c->nx = as_count(v[0]), have_nx = 1))
+        OLD_NUM("Y-axis Step Number", 1, (c->ny = as_count(v[0]), have_ny = 1))
         OLD_NUM("X Step Size", 1, c->pixel_x_um = v[0])
         OLD_NUM("Y Step Size", 1, c->pixel_y_um = v[0])
         OLD_NUM("Dwell Time [msec]", 1, c->dwell_ms = v[0])
-        OLD_NUM("Data Byte Length", 1, c->data_bytes = (int)v[0])
+        OLD_NUM("Data Byte Length", 1, c->data_bytes = (int)as_count(v[0]))
         OLD_NUM("EOS Acc. Voltage", 1, c->accel_kv = v[0])
         OLD_NUM("Probe Current Avg, Before After", 3,
                 (c->current_a = v[0], c->current_pre_a = v[1], c->current_post_a = v[2]))
@@ -233,7 +238,7 @@ static int parse_jxa8800(const char *path, const kr_jeol_file *jf, kr_map_cnd *c
                 copy_ascii(ch->crystal, sizeof ch->crystal, val);
                 continue;
             }
-            OLD_NUM("Channel Number", 1, ch->channel = (int)v[0])
+            OLD_NUM("Channel Number", 1, ch->channel = (int)as_count(v[0]))
             OLD_NUM("Peak Position [mm]", 1, ch->peak_mm = v[0])
             OLD_NUM("Max Value", 1, ch->max_value = v[0])
             OLD_NUM("Min Value", 1, ch->min_value = v[0])

@@ -632,9 +632,8 @@ static int parse_batch_columns(kr_text *t, kr_lines *it, char *l1, double dwell_
     /* first look (without modifying the buffer) for the isotopes and the number of sweeps */
     int niso = 0;
     long maxidx = -1;
-    size_t data_pos = it->pos;
-    long data_line = it->lineno;
-    for (const char *p = t->data + it->pos; p && *p;) {
+    /* after a last line without a newline the cursor sits one past the terminating NUL */
+    for (const char *p = it->pos < t->len ? t->data + it->pos : NULL; p && *p;) {
         const char *e = strpbrk(p, "\r\n");
         size_t len = e ? (size_t)(e - p) : strlen(p);
         char buf[160];
@@ -665,8 +664,6 @@ static int parse_batch_columns(kr_text *t, kr_lines *it, char *l1, double dwell_
         if (!e) break;
         p = e + 1;
     }
-    (void)data_pos;
-    (void)data_line;
     if (niso == 0 || maxidx < 0) {
         rc = kr_err_at(KR_EINPUT, t->path, 3, "batch columns export: no 'MainRuns,<sweep>,<isotope>,<quantity>' rows");
         goto cleanup;

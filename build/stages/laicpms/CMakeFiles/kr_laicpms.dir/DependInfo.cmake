@@ -10,6 +10,8 @@ set(CMAKE_DEPENDS_LANGUAGES
 set(CMAKE_DEPENDS_DEPENDENCY_FILES
   "/work/main/cmake/empty.c" "stages/laicpms/CMakeFiles/kr_laicpms.dir/__/__/cmake/empty.c.o" "gcc" "stages/laicpms/CMakeFiles/kr_laicpms.dir/__/__/cmake/empty.c.o.d"
   "/work/main/stages/laicpms/la_read.c" "stages/laicpms/CMakeFiles/kr_laicpms.dir/la_read.c.o" "gcc" "stages/laicpms/CMakeFiles/kr_laicpms.dir/la_read.c.o.d"
+  "/work/main/stages/laicpms/la_reduce.c" "stages/laicpms/CMakeFiles/kr_laicpms.dir/la_reduce.c.o" "gcc" "stages/laicpms/CMakeFiles/kr_laicpms.dir/la_reduce.c.o.d"
+  "/work/main/stages/laicpms/la_stage.c" "stages/laicpms/CMakeFiles/kr_laicpms.dir/la_stage.c.o" "gcc" "stages/laicpms/CMakeFiles/kr_laicpms.dir/la_stage.c.o.d"
   )
 
 # Targets to which this target links.

@@ -83,10 +83,38 @@ stages/laicpms/CMakeFiles/kr_laicpms.dir/la_read.c.s: cmake_force
 	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green "Compiling C source to assembly CMakeFiles/kr_laicpms.dir/la_read.c.s"
 	cd /work/main/build/stages/laicpms && /usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -S /work/main/stages/laicpms/la_read.c -o CMakeFiles/kr_laicpms.dir/la_read.c.s
 
+stages/laicpms/CMakeFiles/kr_laicpms.dir/la_reduce.c.o: stages/laicpms/CMakeFiles/kr_laicpms.dir/flags.make
+stages/laicpms/CMakeFiles/kr_laicpms.dir/la_reduce.c.o: /work/main/stages/laicpms/la_reduce.c
+stages/laicpms/CMakeFiles/kr_laicpms.dir/la_reduce.c.o: stages/laicpms/CMakeFiles/kr_laicpms.dir/compiler_depend.ts
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/build/CMakeFiles --progress-num=$(CMAKE_PROGRESS_2) "Building C object stages/laicpms/CMakeFiles/kr_laicpms.dir/la_reduce.c.o"
+	cd /work/main/build/stages/laicpms && /usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -MD -MT stages/laicpms/CMakeFiles/kr_laicpms.dir/la_reduce.c.o -MF CMakeFiles/kr_laicpms.dir/la_reduce.c.o.d -o CMakeFiles/kr_laicpms.dir/la_reduce.c.o -c /work/main/stages/laicpms/la_reduce.c
+
+stages/laicpms/CMakeFiles/kr_laicpms.dir/la_reduce.c.i: cmake_force
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green "Preprocessing C source to CMakeFiles/kr_laicpms.dir/la_reduce.c.i"
+	cd /work/main/build/stages/laicpms && /usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -E /work/main/stages/laicpms/la_reduce.c > CMakeFiles/kr_laicpms.dir/la_reduce.c.i
+
+stages/laicpms/CMakeFiles/kr_laicpms.dir/la_reduce.c.s: cmake_force
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green "Compiling C source to assembly CMakeFiles/kr_laicpms.dir/la_reduce.c.s"
+	cd /work/main/build/stages/laicpms && /usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -S /work/main/stages/laicpms/la_reduce.c -o CMakeFiles/kr_laicpms.dir/la_reduce.c.s
+
+stages/laicpms/CMakeFiles/kr_laicpms.dir/la_stage.c.o: stages/laicpms/CMakeFiles/kr_laicpms.dir/flags.make
+stages/laicpms/CMakeFiles/kr_laicpms.dir/la_stage.c.o: /work/main/stages/laicpms/la_stage.c
+stages/laicpms/CMakeFiles/kr_laicpms.dir/la_stage.c.o: stages/laicpms/CMakeFiles/kr_laicpms.dir/compiler_depend.ts
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/build/CMakeFiles --progress-num=$(CMAKE_PROGRESS_3) "Building C object stages/laicpms/CMakeFiles/kr_laicpms.dir/la_stage.c.o"
+	cd /work/main/build/stages/laicpms && /usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -MD -MT stages/laicpms/CMakeFiles/kr_laicpms.dir/la_stage.c.o -MF CMakeFiles/kr_laicpms.dir/la_stage.c.o.d -o CMakeFiles/kr_laicpms.dir/la_stage.c.o -c /work/main/stages/laicpms/la_stage.c
+
+stages/laicpms/CMakeFiles/kr_laicpms.dir/la_stage.c.i: cmake_force
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green "Preprocessing C source to CMakeFiles/kr_laicpms.dir/la_stage.c.i"
+	cd /work/main/build/stages/laicpms && /usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -E /work/main/stages/laicpms/la_stage.c > CMakeFiles/kr_laicpms.dir/la_stage.c.i
+
+stages/laicpms/CMakeFiles/kr_laicpms.dir/la_stage.c.s: cmake_force
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green "Compiling C source to assembly CMakeFiles/kr_laicpms.dir/la_stage.c.s"
+	cd /work/main/build/stages/laicpms && /usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -S /work/main/stages/laicpms/la_stage.c -o CMakeFiles/kr_laicpms.dir/la_stage.c.s
+
 stages/laicpms/CMakeFiles/kr_laicpms.dir/__/__/cmake/empty.c.o: stages/laicpms/CMakeFiles/kr_laicpms.dir/flags.make
 stages/laicpms/CMakeFiles/kr_laicpms.dir/__/__/cmake/empty.c.o: /work/main/cmake/empty.c
 stages/laicpms/CMakeFiles/kr_laicpms.dir/__/__/cmake/empty.c.o: stages/laicpms/CMakeFiles/kr_laicpms.dir/compiler_depend.ts
-	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/build/CMakeFiles --progress-num=$(CMAKE_PROGRESS_2) "Building C object stages/laicpms/CMakeFiles/kr_laicpms.dir/__/__/cmake/empty.c.o"
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/build/CMakeFiles --progress-num=$(CMAKE_PROGRESS_4) "Building C object stages/laicpms/CMakeFiles/kr_laicpms.dir/__/__/cmake/empty.c.o"
 	cd /work/main/build/stages/laicpms && /usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -MD -MT stages/laicpms/CMakeFiles/kr_laicpms.dir/__/__/cmake/empty.c.o -MF CMakeFiles/kr_laicpms.dir/__/__/cmake/empty.c.o.d -o CMakeFiles/kr_laicpms.dir/__/__/cmake/empty.c.o -c /work/main/cmake/empty.c
 
 stages/laicpms/CMakeFiles/kr_laicpms.dir/__/__/cmake/empty.c.i: cmake_force
@@ -100,16 +128,20 @@ stages/laicpms/CMakeFiles/kr_laicpms.dir/__/__/cmake/empty.c.s: cmake_force
 # Object files for target kr_laicpms
 kr_laicpms_OBJECTS = \
 "CMakeFiles/kr_laicpms.dir/la_read.c.o" \
+"CMakeFiles/kr_laicpms.dir/la_reduce.c.o" \
+"CMakeFiles/kr_laicpms.dir/la_stage.c.o" \
 "CMakeFiles/kr_laicpms.dir/__/__/cmake/empty.c.o"
 
 # External object files for target kr_laicpms
 kr_laicpms_EXTERNAL_OBJECTS =
 
 stages/laicpms/libkr_laicpms.a: stages/laicpms/CMakeFiles/kr_laicpms.dir/la_read.c.o
+stages/laicpms/libkr_laicpms.a: stages/laicpms/CMakeFiles/kr_laicpms.dir/la_reduce.c.o
+stages/laicpms/libkr_laicpms.a: stages/laicpms/CMakeFiles/kr_laicpms.dir/la_stage.c.o
 stages/laicpms/libkr_laicpms.a: stages/laicpms/CMakeFiles/kr_laicpms.dir/__/__/cmake/empty.c.o
 stages/laicpms/libkr_laicpms.a: stages/laicpms/CMakeFiles/kr_laicpms.dir/build.make
 stages/laicpms/libkr_laicpms.a: stages/laicpms/CMakeFiles/kr_laicpms.dir/link.txt
-	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --bold --progress-dir=/work/main/build/CMakeFiles --progress-num=$(CMAKE_PROGRESS_3) "Linking C static library libkr_laicpms.a"
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --bold --progress-dir=/work/main/build/CMakeFiles --progress-num=$(CMAKE_PROGRESS_5) "Linking C static library libkr_laicpms.a"
 	cd /work/main/build/stages/laicpms && $(CMAKE_COMMAND) -P CMakeFiles/kr_laicpms.dir/cmake_clean_target.cmake
 	cd /work/main/build/stages/laicpms && $(CMAKE_COMMAND) -E cmake_link_script CMakeFiles/kr_laicpms.dir/link.txt --verbose=$(VERBOSE)
 

@@ -3,6 +3,10 @@ file(REMOVE_RECURSE
   "CMakeFiles/kr_laicpms.dir/__/__/cmake/empty.c.o.d"
   "CMakeFiles/kr_laicpms.dir/la_read.c.o"
   "CMakeFiles/kr_laicpms.dir/la_read.c.o.d"
+  "CMakeFiles/kr_laicpms.dir/la_reduce.c.o"
+  "CMakeFiles/kr_laicpms.dir/la_reduce.c.o.d"
+  "CMakeFiles/kr_laicpms.dir/la_stage.c.o"
+  "CMakeFiles/kr_laicpms.dir/la_stage.c.o.d"
   "libkr_laicpms.a"
   "libkr_laicpms.pdb"
 )

@@ -80,155 +80,785 @@ stages/laicpms/CMakeFiles/kr_laicpms.dir/la_read.c.o: /work/main/stages/laicpms/
   /usr/include/string.h \
   /usr/include/strings.h
 
-
-/usr/include/strings.h:
-
-/usr/include/alloca.h:
-
-/usr/include/x86_64-linux-gnu/bits/struct_rwlock.h:
-
-/usr/include/x86_64-linux-gnu/bits/pthreadtypes.h:
-
-/usr/include/x86_64-linux-gnu/bits/select.h:
-
-/usr/include/x86_64-linux-gnu/sys/select.h:
-
-/usr/include/x86_64-linux-gnu/bits/stdio_lim.h:
-
-/usr/include/x86_64-linux-gnu/bits/atomic_wide_counter.h:
-
-/usr/include/x86_64-linux-gnu/bits/types.h:
-
-/usr/include/x86_64-linux-gnu/gnu/stubs.h:
-
-/usr/include/x86_64-linux-gnu/bits/types/cookie_io_functions_t.h:
-
-/usr/include/features-time64.h:
-
-/usr/include/features.h:
-
-/usr/include/x86_64-linux-gnu/bits/types/__mbstate_t.h:
-
-/usr/include/x86_64-linux-gnu/gnu/stubs-64.h:
-
-/usr/include/x86_64-linux-gnu/bits/types/__fpos_t.h:
-
-/usr/include/x86_64-linux-gnu/bits/types/sigset_t.h:
-
-/usr/include/x86_64-linux-gnu/bits/time64.h:
-
-/usr/include/x86_64-linux-gnu/bits/typesizes.h:
-
-/usr/include/x86_64-linux-gnu/bits/types/struct_FILE.h:
-
-/usr/include/x86_64-linux-gnu/bits/endianness.h:
-
-/usr/include/math.h:
-
-/usr/include/x86_64-linux-gnu/bits/types/struct_timeval.h:
-
-/usr/include/x86_64-linux-gnu/sys/cdefs.h:
-
-/usr/include/x86_64-linux-gnu/bits/types/__FILE.h:
-
-/usr/include/x86_64-linux-gnu/bits/types/clock_t.h:
-
-/usr/include/x86_64-linux-gnu/bits/types/struct_timespec.h:
-
-/work/main/pipeline/text.h:
-
-/usr/include/x86_64-linux-gnu/bits/types/__fpos64_t.h:
-
-/usr/lib/gcc/x86_64-linux-gnu/12/include/stdarg.h:
-
-/usr/include/x86_64-linux-gnu/bits/pthreadtypes-arch.h:
-
-/usr/include/x86_64-linux-gnu/bits/types/time_t.h:
-
-/work/main/stages/laicpms/la_read.c:
-
-/usr/include/x86_64-linux-gnu/bits/stdlib-float.h:
-
-/usr/include/x86_64-linux-gnu/bits/stdlib-bsearch.h:
-
-/usr/include/stdc-predef.h:
-
-/usr/include/x86_64-linux-gnu/bits/thread-shared-types.h:
-
-/work/main/cmake/empty.c:
-
-/usr/include/x86_64-linux-gnu/bits/types/clockid_t.h:
-
-/usr/include/x86_64-linux-gnu/bits/libm-simd-decl-stubs.h:
-
-/usr/include/x86_64-linux-gnu/sys/types.h:
-
-/work/main/pipeline/error.h:
-
-/usr/include/x86_64-linux-gnu/bits/floatn.h:
-
-/usr/include/x86_64-linux-gnu/bits/struct_mutex.h:
-
-/usr/include/x86_64-linux-gnu/bits/mathcalls.h:
-
-/usr/include/x86_64-linux-gnu/bits/types/__locale_t.h:
-
-/usr/include/stdio.h:
-
-/usr/include/x86_64-linux-gnu/bits/libc-header-start.h:
-
-/usr/include/x86_64-linux-gnu/bits/timesize.h:
-
-/usr/include/x86_64-linux-gnu/bits/wordsize.h:
-
-/usr/lib/gcc/x86_64-linux-gnu/12/include/stddef.h:
-
-/usr/include/x86_64-linux-gnu/bits/types/locale_t.h:
-
-/usr/include/stdlib.h:
-
-/usr/include/x86_64-linux-gnu/bits/floatn-common.h:
-
-/usr/include/x86_64-linux-gnu/bits/iscanonical.h:
-
-/usr/include/x86_64-linux-gnu/bits/types/FILE.h:
-
-/usr/include/x86_64-linux-gnu/bits/stdio.h:
-
-/usr/include/x86_64-linux-gnu/bits/uintn-identity.h:
-
-/usr/include/x86_64-linux-gnu/bits/fp-logb.h:
-
-/usr/include/ctype.h:
-
-/usr/include/string.h:
-
-/usr/include/x86_64-linux-gnu/bits/endian.h:
-
-/usr/include/x86_64-linux-gnu/bits/mathcalls-narrow.h:
-
-/usr/include/x86_64-linux-gnu/bits/math-vector.h:
-
-/usr/include/x86_64-linux-gnu/bits/flt-eval-method.h:
-
-/usr/include/x86_64-linux-gnu/bits/fp-fast.h:
-
-/usr/include/x86_64-linux-gnu/bits/mathcalls-helper-functions.h:
-
-/work/main/stages/laicpms/la_read.h:
-
-/usr/include/x86_64-linux-gnu/bits/waitflags.h:
-
-/usr/include/x86_64-linux-gnu/bits/waitstatus.h:
-
-/usr/include/endian.h:
-
-/usr/include/x86_64-linux-gnu/bits/types/timer_t.h:
-
-/usr/include/x86_64-linux-gnu/bits/stdint-intn.h:
-
-/usr/include/x86_64-linux-gnu/bits/types/__sigset_t.h:
+stages/laicpms/CMakeFiles/kr_laicpms.dir/la_reduce.c.o: /work/main/stages/laicpms/la_reduce.c \
+  /usr/include/stdc-predef.h \
+  /work/main/stages/laicpms/la_reduce.h \
+  /work/main/stages/laicpms/la_read.h \
+  /work/main/pipeline/text.h \
+  /usr/lib/gcc/x86_64-linux-gnu/12/include/stddef.h \
+  /usr/lib/gcc/x86_64-linux-gnu/12/include/stdint.h \
+  /usr/include/stdint.h \
+  /usr/include/x86_64-linux-gnu/bits/libc-header-start.h \
+  /usr/include/features.h \
+  /usr/include/features-time64.h \
+  /usr/include/x86_64-linux-gnu/bits/wordsize.h \
+  /usr/include/x86_64-linux-gnu/bits/timesize.h \
+  /usr/include/x86_64-linux-gnu/sys/cdefs.h \
+  /usr/include/x86_64-linux-gnu/bits/long-double.h \
+  /usr/include/x86_64-linux-gnu/gnu/stubs.h \
+  /usr/include/x86_64-linux-gnu/gnu/stubs-64.h \
+  /usr/include/x86_64-linux-gnu/bits/types.h \
+  /usr/include/x86_64-linux-gnu/bits/typesizes.h \
+  /usr/include/x86_64-linux-gnu/bits/time64.h \
+  /usr/include/x86_64-linux-gnu/bits/wchar.h \
+  /usr/include/x86_64-linux-gnu/bits/stdint-intn.h \
+  /usr/include/x86_64-linux-gnu/bits/stdint-uintn.h \
+  /work/main/pipeline/calib.h \
+  /work/main/pipeline/text.h \
+  /work/main/pipeline/error.h \
+  /usr/include/stdio.h \
+  /usr/lib/gcc/x86_64-linux-gnu/12/include/stdarg.h \
+  /usr/include/x86_64-linux-gnu/bits/types/__fpos_t.h \
+  /usr/include/x86_64-linux-gnu/bits/types/__mbstate_t.h \
+  /usr/include/x86_64-linux-gnu/bits/types/__fpos64_t.h \
+  /usr/include/x86_64-linux-gnu/bits/types/__FILE.h \
+  /usr/include/x86_64-linux-gnu/bits/types/FILE.h \
+  /usr/include/x86_64-linux-gnu/bits/types/struct_FILE.h \
+  /usr/include/x86_64-linux-gnu/bits/types/cookie_io_functions_t.h \
+  /usr/include/x86_64-linux-gnu/bits/stdio_lim.h \
+  /usr/include/x86_64-linux-gnu/bits/floatn.h \
+  /usr/include/x86_64-linux-gnu/bits/floatn-common.h \
+  /usr/include/x86_64-linux-gnu/bits/stdio.h \
+  /usr/include/ctype.h \
+  /usr/include/x86_64-linux-gnu/bits/endian.h \
+  /usr/include/x86_64-linux-gnu/bits/endianness.h \
+  /usr/include/x86_64-linux-gnu/bits/types/locale_t.h \
+  /usr/include/x86_64-linux-gnu/bits/types/__locale_t.h \
+  /usr/include/gsl/gsl_multifit.h \
+  /usr/include/stdlib.h \
+  /usr/include/x86_64-linux-gnu/bits/waitflags.h \
+  /usr/include/x86_64-linux-gnu/bits/waitstatus.h \
+  /usr/include/x86_64-linux-gnu/sys/types.h \
+  /usr/include/x86_64-linux-gnu/bits/types/clock_t.h \
+  /usr/include/x86_64-linux-gnu/bits/types/clockid_t.h \
+  /usr/include/x86_64-linux-gnu/bits/types/time_t.h \
+  /usr/include/x86_64-linux-gnu/bits/types/timer_t.h \
+  /usr/include/endian.h \
+  /usr/include/x86_64-linux-gnu/bits/byteswap.h \
+  /usr/include/x86_64-linux-gnu/bits/uintn-identity.h \
+  /usr/include/x86_64-linux-gnu/sys/select.h \
+  /usr/include/x86_64-linux-gnu/bits/select.h \
+  /usr/include/x86_64-linux-gnu/bits/types/sigset_t.h \
+  /usr/include/x86_64-linux-gnu/bits/types/__sigset_t.h \
+  /usr/include/x86_64-linux-gnu/bits/types/struct_timeval.h \
+  /usr/include/x86_64-linux-gnu/bits/types/struct_timespec.h \
+  /usr/include/x86_64-linux-gnu/bits/pthreadtypes.h \
+  /usr/include/x86_64-linux-gnu/bits/thread-shared-types.h \
+  /usr/include/x86_64-linux-gnu/bits/pthreadtypes-arch.h \
+  /usr/include/x86_64-linux-gnu/bits/atomic_wide_counter.h \
+  /usr/include/x86_64-linux-gnu/bits/struct_mutex.h \
+  /usr/include/x86_64-linux-gnu/bits/struct_rwlock.h \
+  /usr/include/alloca.h \
+  /usr/include/x86_64-linux-gnu/bits/stdlib-bsearch.h \
+  /usr/include/x86_64-linux-gnu/bits/stdlib-float.h \
+  /usr/include/gsl/gsl_math.h \
+  /usr/include/math.h \
+  /usr/include/x86_64-linux-gnu/bits/math-vector.h \
+  /usr/include/x86_64-linux-gnu/bits/libm-simd-decl-stubs.h \
+  /usr/include/x86_64-linux-gnu/bits/flt-eval-method.h \
+  /usr/include/x86_64-linux-gnu/bits/fp-logb.h \
+  /usr/include/x86_64-linux-gnu/bits/fp-fast.h \
+  /usr/include/x86_64-linux-gnu/bits/mathcalls-helper-functions.h \
+  /usr/include/x86_64-linux-gnu/bits/mathcalls.h \
+  /usr/include/x86_64-linux-gnu/bits/mathcalls-narrow.h \
+  /usr/include/x86_64-linux-gnu/bits/iscanonical.h \
+  /usr/include/gsl/gsl_sys.h \
+  /usr/include/gsl/gsl_inline.h \
+  /usr/include/gsl/gsl_machine.h \
+  /usr/lib/gcc/x86_64-linux-gnu/12/include/limits.h \
+  /usr/lib/gcc/x86_64-linux-gnu/12/include/syslimits.h \
+  /usr/include/limits.h \
+  /usr/include/x86_64-linux-gnu/bits/posix1_lim.h \
+  /usr/include/x86_64-linux-gnu/bits/local_lim.h \
+  /usr/include/linux/limits.h \
+  /usr/include/x86_64-linux-gnu/bits/pthread_stack_min-dynamic.h \
+  /usr/include/x86_64-linux-gnu/bits/posix2_lim.h \
+  /usr/include/x86_64-linux-gnu/bits/xopen_lim.h \
+  /usr/include/x86_64-linux-gnu/bits/uio_lim.h \
+  /usr/lib/gcc/x86_64-linux-gnu/12/include/float.h \
+  /usr/include/gsl/gsl_precision.h \
+  /usr/include/gsl/gsl_types.h \
+  /usr/include/gsl/gsl_nan.h \
+  /usr/include/gsl/gsl_pow_int.h \
+  /usr/include/gsl/gsl_minmax.h \
+  /usr/include/gsl/gsl_vector.h \
+  /usr/include/gsl/gsl_vector_complex_long_double.h \
+  /usr/include/gsl/gsl_errno.h \
+  /usr/include/errno.h \
+  /usr/include/x86_64-linux-gnu/bits/errno.h \
+  /usr/include/linux/errno.h \
+  /usr/include/x86_64-linux-gnu/asm/errno.h \
+  /usr/include/asm-generic/errno.h \
+  /usr/include/asm-generic/errno-base.h \
+  /usr/include/x86_64-linux-gnu/bits/types/error_t.h \
+  /usr/include/gsl/gsl_complex.h \
+  /usr/include/gsl/gsl_check_range.h \
+  /usr/include/gsl/gsl_vector_long_double.h \
+  /usr/include/gsl/gsl_block_long_double.h \
+  /usr/include/gsl/gsl_vector_complex.h \
+  /usr/include/gsl/gsl_block_complex_long_double.h \
+  /usr/include/gsl/gsl_vector_complex_double.h \
+  /usr/include/gsl/gsl_vector_double.h \
+  /usr/include/gsl/gsl_block_double.h \
+  /usr/include/gsl/gsl_block_complex_double.h \
+  /usr/include/gsl/gsl_vector_complex_float.h \
+  /usr/include/gsl/gsl_vector_float.h \
+  /usr/include/gsl/gsl_block_float.h \
+  /usr/include/gsl/gsl_block_complex_float.h \
+  /usr/include/gsl/gsl_vector_ulong.h \
+  /usr/include/gsl/gsl_block_ulong.h \
+  /usr/include/gsl/gsl_vector_long.h \
+  /usr/include/gsl/gsl_block_long.h \
+  /usr/include/gsl/gsl_vector_uint.h \
+  /usr/include/gsl/gsl_block_uint.h \
+  /usr/include/gsl/gsl_vector_int.h \
+  /usr/include/gsl/gsl_block_int.h \
+  /usr/include/gsl/gsl_vector_ushort.h \
+  /usr/include/gsl/gsl_block_ushort.h \
+  /usr/include/gsl/gsl_vector_short.h \
+  /usr/include/gsl/gsl_block_short.h \
+  /usr/include/gsl/gsl_vector_uchar.h \
+  /usr/include/gsl/gsl_block_uchar.h \
+  /usr/include/gsl/gsl_vector_char.h \
+  /usr/include/gsl/gsl_block_char.h \
+  /usr/include/gsl/gsl_matrix.h \
+  /usr/include/gsl/gsl_matrix_complex_long_double.h \
+  /usr/include/gsl/gsl_blas_types.h \
+  /usr/include/gsl/gsl_cblas.h \
+  /usr/include/gsl/gsl_matrix_complex_double.h \
+  /usr/include/gsl/gsl_matrix_complex_float.h \
+  /usr/include/gsl/gsl_matrix_long_double.h \
+  /usr/include/gsl/gsl_matrix_double.h \
+  /usr/include/gsl/gsl_matrix_float.h \
+  /usr/include/gsl/gsl_matrix_ulong.h \
+  /usr/include/gsl/gsl_matrix_long.h \
+  /usr/include/gsl/gsl_matrix_uint.h \
+  /usr/include/gsl/gsl_matrix_int.h \
+  /usr/include/gsl/gsl_matrix_ushort.h \
+  /usr/include/gsl/gsl_matrix_short.h \
+  /usr/include/gsl/gsl_matrix_uchar.h \
+  /usr/include/gsl/gsl_matrix_char.h \
+  /usr/include/string.h \
+  /usr/include/strings.h
+
+stages/laicpms/CMakeFiles/kr_laicpms.dir/la_stage.c.o: /work/main/stages/laicpms/la_stage.c \
+  /usr/include/stdc-predef.h \
+  /work/main/stages/laicpms/la_stage.h \
+  /work/main/pipeline/config.h \
+  /usr/lib/gcc/x86_64-linux-gnu/12/include/stddef.h \
+  /usr/include/stdio.h \
+  /usr/include/x86_64-linux-gnu/bits/libc-header-start.h \
+  /usr/include/features.h \
+  /usr/include/features-time64.h \
+  /usr/include/x86_64-linux-gnu/bits/wordsize.h \
+  /usr/include/x86_64-linux-gnu/bits/timesize.h \
+  /usr/include/x86_64-linux-gnu/sys/cdefs.h \
+  /usr/include/x86_64-linux-gnu/bits/long-double.h \
+  /usr/include/x86_64-linux-gnu/gnu/stubs.h \
+  /usr/include/x86_64-linux-gnu/gnu/stubs-64.h \
+  /usr/lib/gcc/x86_64-linux-gnu/12/include/stdarg.h \
+  /usr/include/x86_64-linux-gnu/bits/types.h \
+  /usr/include/x86_64-linux-gnu/bits/typesizes.h \
+  /usr/include/x86_64-linux-gnu/bits/time64.h \
+  /usr/include/x86_64-linux-gnu/bits/types/__fpos_t.h \
+  /usr/include/x86_64-linux-gnu/bits/types/__mbstate_t.h \
+  /usr/include/x86_64-linux-gnu/bits/types/__fpos64_t.h \
+  /usr/include/x86_64-linux-gnu/bits/types/__FILE.h \
+  /usr/include/x86_64-linux-gnu/bits/types/FILE.h \
+  /usr/include/x86_64-linux-gnu/bits/types/struct_FILE.h \
+  /usr/include/x86_64-linux-gnu/bits/types/cookie_io_functions_t.h \
+  /usr/include/x86_64-linux-gnu/bits/stdio_lim.h \
+  /usr/include/x86_64-linux-gnu/bits/floatn.h \
+  /usr/include/x86_64-linux-gnu/bits/floatn-common.h \
+  /usr/include/x86_64-linux-gnu/bits/stdio.h \
+  /work/main/stages/laicpms/la_reduce.h \
+  /work/main/stages/laicpms/la_read.h \
+  /work/main/pipeline/text.h \
+  /usr/lib/gcc/x86_64-linux-gnu/12/include/stdint.h \
+  /usr/include/stdint.h \
+  /usr/include/x86_64-linux-gnu/bits/wchar.h \
+  /usr/include/x86_64-linux-gnu/bits/stdint-intn.h \
+  /usr/include/x86_64-linux-gnu/bits/stdint-uintn.h \
+  /work/main/pipeline/product.h \
+  /work/main/pipeline/config.h \
+  /work/main/pipeline/table.h \
+  /usr/include/hdf5/serial/hdf5.h \
+  /usr/include/hdf5/serial/H5public.h \
+  /usr/include/hdf5/serial/H5pubconf.h \
+  /usr/include/hdf5/serial/H5version.h \
+  /usr/include/x86_64-linux-gnu/sys/types.h \
+  /usr/include/x86_64-linux-gnu/bits/types/clock_t.h \
+  /usr/include/x86_64-linux-gnu/bits/types/clockid_t.h \
+  /usr/include/x86_64-linux-gnu/bits/types/time_t.h \
+  /usr/include/x86_64-linux-gnu/bits/types/timer_t.h \
+  /usr/include/endian.h \
+  /usr/include/x86_64-linux-gnu/bits/endian.h \
+  /usr/include/x86_64-linux-gnu/bits/endianness.h \
+  /usr/include/x86_64-linux-gnu/bits/byteswap.h \
+  /usr/include/x86_64-linux-gnu/bits/uintn-identity.h \
+  /usr/include/x86_64-linux-gnu/sys/select.h \
+  /usr/include/x86_64-linux-gnu/bits/select.h \
+  /usr/include/x86_64-linux-gnu/bits/types/sigset_t.h \
+  /usr/include/x86_64-linux-gnu/bits/types/__sigset_t.h \
+  /usr/include/x86_64-linux-gnu/bits/types/struct_timeval.h \
+  /usr/include/x86_64-linux-gnu/bits/types/struct_timespec.h \
+  /usr/include/x86_64-linux-gnu/bits/pthreadtypes.h \
+  /usr/include/x86_64-linux-gnu/bits/thread-shared-types.h \
+  /usr/include/x86_64-linux-gnu/bits/pthreadtypes-arch.h \
+  /usr/include/x86_64-linux-gnu/bits/atomic_wide_counter.h \
+  /usr/include/x86_64-linux-gnu/bits/struct_mutex.h \
+  /usr/include/x86_64-linux-gnu/bits/struct_rwlock.h \
+  /usr/lib/gcc/x86_64-linux-gnu/12/include/limits.h \
+  /usr/lib/gcc/x86_64-linux-gnu/12/include/syslimits.h \
+  /usr/include/limits.h \
+  /usr/include/x86_64-linux-gnu/bits/posix1_lim.h \
+  /usr/include/x86_64-linux-gnu/bits/local_lim.h \
+  /usr/include/linux/limits.h \
+  /usr/include/x86_64-linux-gnu/bits/pthread_stack_min-dynamic.h \
+  /usr/include/x86_64-linux-gnu/bits/posix2_lim.h \
+  /usr/include/x86_64-linux-gnu/bits/xopen_lim.h \
+  /usr/include/x86_64-linux-gnu/bits/uio_lim.h \
+  /usr/include/inttypes.h \
+  /usr/include/hdf5/serial/H5api_adpt.h \
+  /usr/lib/gcc/x86_64-linux-gnu/12/include/stdbool.h \
+  /usr/include/hdf5/serial/H5Apublic.h \
+  /usr/include/hdf5/serial/H5Ipublic.h \
+  /usr/include/hdf5/serial/H5Opublic.h \
+  /usr/include/hdf5/serial/H5Lpublic.h \
+  /usr/include/hdf5/serial/H5Tpublic.h \
+  /usr/include/hdf5/serial/H5ACpublic.h \
+  /usr/include/hdf5/serial/H5Cpublic.h \
+  /usr/include/hdf5/serial/H5Dpublic.h \
+  /usr/include/hdf5/serial/H5Epublic.h \
+  /usr/include/hdf5/serial/H5Epubgen.h \
+  /usr/include/hdf5/serial/H5Fpublic.h \
+  /usr/include/hdf5/serial/H5FDpublic.h \
+  /usr/include/hdf5/serial/H5Gpublic.h \
+  /usr/include/hdf5/serial/H5MMpublic.h \
+  /usr/include/hdf5/serial/H5Ppublic.h \
+  /usr/include/hdf5/serial/H5Spublic.h \
+  /usr/include/hdf5/serial/H5Zpublic.h \
+  /usr/include/hdf5/serial/H5PLpublic.h \
+  /usr/include/hdf5/serial/H5Rpublic.h \
+  /usr/include/hdf5/serial/H5FDcore.h \
+  /usr/include/hdf5/serial/H5FDdirect.h \
+  /usr/include/hdf5/serial/H5FDfamily.h \
+  /usr/include/hdf5/serial/H5FDhdfs.h \
+  /usr/include/hdf5/serial/H5FDlog.h \
+  /usr/include/hdf5/serial/H5FDmirror.h \
+  /usr/include/hdf5/serial/H5FDmpi.h \
+  /usr/include/hdf5/serial/H5FDmpio.h \
+  /usr/include/hdf5/serial/H5FDmulti.h \
+  /usr/include/hdf5/serial/H5FDros3.h \
+  /usr/include/hdf5/serial/H5FDsec2.h \
+  /usr/include/hdf5/serial/H5FDsplitter.h \
+  /usr/include/hdf5/serial/H5FDstdio.h \
+  /work/main/pipeline/stage.h \
+  /work/main/pipeline/log.h \
+  /work/main/pipeline/product.h \
+  /work/main/pipeline/error.h \
+  /usr/include/ctype.h \
+  /usr/include/x86_64-linux-gnu/bits/types/locale_t.h \
+  /usr/include/x86_64-linux-gnu/bits/types/__locale_t.h \
+  /usr/include/dirent.h \
+  /usr/include/x86_64-linux-gnu/bits/dirent.h \
+  /usr/include/x86_64-linux-gnu/bits/dirent_ext.h \
+  /usr/include/glob.h \
+  /usr/include/math.h \
+  /usr/include/x86_64-linux-gnu/bits/math-vector.h \
+  /usr/include/x86_64-linux-gnu/bits/libm-simd-decl-stubs.h \
+  /usr/include/x86_64-linux-gnu/bits/flt-eval-method.h \
+  /usr/include/x86_64-linux-gnu/bits/fp-logb.h \
+  /usr/include/x86_64-linux-gnu/bits/fp-fast.h \
+  /usr/include/x86_64-linux-gnu/bits/mathcalls-helper-functions.h \
+  /usr/include/x86_64-linux-gnu/bits/mathcalls.h \
+  /usr/include/x86_64-linux-gnu/bits/mathcalls-narrow.h \
+  /usr/include/x86_64-linux-gnu/bits/iscanonical.h \
+  /usr/include/stdlib.h \
+  /usr/include/x86_64-linux-gnu/bits/waitflags.h \
+  /usr/include/x86_64-linux-gnu/bits/waitstatus.h \
+  /usr/include/alloca.h \
+  /usr/include/x86_64-linux-gnu/bits/stdlib-bsearch.h \
+  /usr/include/x86_64-linux-gnu/bits/stdlib-float.h \
+  /usr/include/string.h \
+  /usr/include/strings.h \
+  /usr/include/x86_64-linux-gnu/sys/stat.h \
+  /usr/include/x86_64-linux-gnu/bits/stat.h \
+  /usr/include/x86_64-linux-gnu/bits/struct_stat.h \
+  /usr/include/x86_64-linux-gnu/bits/statx.h \
+  /usr/include/linux/stat.h \
+  /usr/include/linux/types.h \
+  /usr/include/x86_64-linux-gnu/asm/types.h \
+  /usr/include/asm-generic/types.h \
+  /usr/include/asm-generic/int-ll64.h \
+  /usr/include/x86_64-linux-gnu/asm/bitsperlong.h \
+  /usr/include/asm-generic/bitsperlong.h \
+  /usr/include/linux/posix_types.h \
+  /usr/include/linux/stddef.h \
+  /usr/include/x86_64-linux-gnu/asm/posix_types.h \
+  /usr/include/x86_64-linux-gnu/asm/posix_types_64.h \
+  /usr/include/asm-generic/posix_types.h \
+  /usr/include/x86_64-linux-gnu/bits/statx-generic.h \
+  /usr/include/x86_64-linux-gnu/bits/types/struct_statx_timestamp.h \
+  /usr/include/x86_64-linux-gnu/bits/types/struct_statx.h
+
+
+/usr/include/linux/stddef.h:
+
+/usr/include/asm-generic/int-ll64.h:
+
+/usr/include/linux/types.h:
+
+/usr/include/x86_64-linux-gnu/bits/dirent_ext.h:
+
+/usr/include/x86_64-linux-gnu/bits/dirent.h:
+
+/usr/include/dirent.h:
+
+/usr/include/hdf5/serial/H5FDstdio.h:
+
+/usr/include/hdf5/serial/H5FDsplitter.h:
+
+/usr/include/hdf5/serial/H5FDsec2.h:
+
+/usr/include/hdf5/serial/H5FDros3.h:
+
+/usr/include/hdf5/serial/H5FDmpio.h:
+
+/usr/include/hdf5/serial/H5FDmirror.h:
+
+/usr/include/hdf5/serial/H5FDhdfs.h:
+
+/usr/include/hdf5/serial/H5FDcore.h:
+
+/usr/include/hdf5/serial/H5PLpublic.h:
+
+/usr/include/hdf5/serial/H5Spublic.h:
+
+/usr/include/linux/stat.h:
+
+/usr/include/hdf5/serial/H5Ppublic.h:
+
+/usr/include/hdf5/serial/H5Gpublic.h:
+
+/usr/include/hdf5/serial/H5Fpublic.h:
+
+/usr/include/hdf5/serial/H5Epubgen.h:
+
+/usr/include/hdf5/serial/H5Epublic.h:
+
+/usr/include/x86_64-linux-gnu/asm/posix_types.h:
+
+/usr/include/hdf5/serial/H5Dpublic.h:
+
+/usr/include/hdf5/serial/H5Cpublic.h:
+
+/usr/include/hdf5/serial/H5Opublic.h:
+
+/usr/include/inttypes.h:
+
+/usr/include/hdf5/serial/H5Rpublic.h:
+
+/usr/include/hdf5/serial/H5version.h:
+
+/work/main/pipeline/table.h:
+
+/work/main/pipeline/product.h:
+
+/usr/include/gsl/gsl_matrix_short.h:
+
+/usr/include/x86_64-linux-gnu/bits/statx.h:
+
+/usr/include/hdf5/serial/H5FDlog.h:
+
+/usr/include/gsl/gsl_matrix_ushort.h:
+
+/usr/include/gsl/gsl_matrix_int.h:
+
+/usr/include/gsl/gsl_matrix_long.h:
+
+/usr/include/gsl/gsl_matrix_ulong.h:
+
+/usr/include/gsl/gsl_matrix_float.h:
+
+/usr/include/gsl/gsl_matrix_long_double.h:
+
+/usr/include/gsl/gsl_matrix_complex_float.h:
+
+/usr/include/gsl/gsl_cblas.h:
+
+/usr/include/gsl/gsl_matrix_complex_double.h:
+
+/usr/include/gsl/gsl_blas_types.h:
+
+/usr/include/gsl/gsl_matrix_complex_long_double.h:
+
+/usr/include/gsl/gsl_block_short.h:
+
+/usr/include/gsl/gsl_vector_short.h:
+
+/usr/include/gsl/gsl_block_ushort.h:
+
+/usr/include/gsl/gsl_vector_ushort.h:
+
+/usr/include/gsl/gsl_vector_int.h:
+
+/usr/include/gsl/gsl_block_uint.h:
+
+/usr/include/gsl/gsl_vector_uint.h:
+
+/usr/include/hdf5/serial/H5FDpublic.h:
+
+/usr/include/gsl/gsl_block_long.h:
+
+/usr/include/gsl/gsl_vector_long.h:
+
+/usr/include/gsl/gsl_vector_ulong.h:
+
+/usr/include/x86_64-linux-gnu/bits/byteswap.h:
 
 /usr/include/x86_64-linux-gnu/bits/long-double.h:
 
-/usr/include/x86_64-linux-gnu/bits/byteswap.h:
+/usr/include/x86_64-linux-gnu/bits/types/__sigset_t.h:
+
+/usr/include/x86_64-linux-gnu/bits/types/timer_t.h:
+
+/usr/include/gsl/gsl_matrix.h:
+
+/usr/include/x86_64-linux-gnu/bits/uio_lim.h:
+
+/usr/include/x86_64-linux-gnu/bits/types/struct_statx.h:
+
+/usr/include/x86_64-linux-gnu/bits/waitstatus.h:
+
+/usr/include/hdf5/serial/H5Lpublic.h:
+
+/usr/lib/gcc/x86_64-linux-gnu/12/include/stdbool.h:
+
+/usr/include/x86_64-linux-gnu/bits/waitflags.h:
+
+/work/main/stages/laicpms/la_stage.h:
+
+/work/main/stages/laicpms/la_read.h:
+
+/usr/lib/gcc/x86_64-linux-gnu/12/include/stdint.h:
+
+/usr/include/x86_64-linux-gnu/bits/fp-fast.h:
+
+/usr/include/gsl/gsl_machine.h:
+
+/usr/include/x86_64-linux-gnu/bits/types/struct_statx_timestamp.h:
+
+/usr/include/linux/posix_types.h:
+
+/usr/include/x86_64-linux-gnu/bits/flt-eval-method.h:
+
+/usr/include/endian.h:
+
+/usr/lib/gcc/x86_64-linux-gnu/12/include/limits.h:
+
+/usr/include/gsl/gsl_vector_complex_double.h:
+
+/usr/include/x86_64-linux-gnu/bits/mathcalls-narrow.h:
+
+/usr/include/gsl/gsl_block_float.h:
+
+/usr/include/ctype.h:
+
+/usr/include/x86_64-linux-gnu/bits/fp-logb.h:
+
+/usr/include/hdf5/serial/H5FDfamily.h:
+
+/usr/include/string.h:
+
+/usr/include/x86_64-linux-gnu/bits/stdio.h:
+
+/work/main/pipeline/stage.h:
+
+/usr/include/x86_64-linux-gnu/bits/iscanonical.h:
+
+/usr/include/x86_64-linux-gnu/bits/floatn-common.h:
+
+/usr/include/x86_64-linux-gnu/bits/types/locale_t.h:
+
+/usr/include/gsl/gsl_vector_char.h:
+
+/usr/include/x86_64-linux-gnu/bits/wordsize.h:
+
+/usr/include/hdf5/serial/H5FDmpi.h:
+
+/usr/lib/gcc/x86_64-linux-gnu/12/include/syslimits.h:
+
+/usr/include/x86_64-linux-gnu/bits/timesize.h:
+
+/usr/include/stdio.h:
+
+/usr/include/x86_64-linux-gnu/bits/types/__locale_t.h:
+
+/usr/include/gsl/gsl_matrix_uchar.h:
+
+/usr/include/x86_64-linux-gnu/bits/mathcalls.h:
+
+/usr/include/x86_64-linux-gnu/bits/struct_mutex.h:
+
+/usr/include/hdf5/serial/H5MMpublic.h:
+
+/usr/include/x86_64-linux-gnu/bits/floatn.h:
+
+/usr/include/gsl/gsl_vector.h:
+
+/usr/include/gsl/gsl_matrix_char.h:
+
+/work/main/pipeline/error.h:
+
+/usr/include/x86_64-linux-gnu/sys/types.h:
+
+/usr/include/x86_64-linux-gnu/bits/libm-simd-decl-stubs.h:
+
+/usr/include/x86_64-linux-gnu/bits/types/clockid_t.h:
+
+/work/main/cmake/empty.c:
+
+/usr/include/x86_64-linux-gnu/bits/thread-shared-types.h:
+
+/usr/include/gsl/gsl_types.h:
+
+/usr/include/x86_64-linux-gnu/asm/types.h:
+
+/usr/include/x86_64-linux-gnu/bits/stdlib-bsearch.h:
+
+/usr/include/hdf5/serial/H5public.h:
+
+/usr/include/x86_64-linux-gnu/bits/uintn-identity.h:
+
+/usr/include/x86_64-linux-gnu/bits/stdlib-float.h:
+
+/usr/include/gsl/gsl_matrix_uint.h:
+
+/work/main/stages/laicpms/la_reduce.h:
+
+/work/main/stages/laicpms/la_read.c:
+
+/usr/include/x86_64-linux-gnu/bits/types/time_t.h:
+
+/usr/include/x86_64-linux-gnu/asm/bitsperlong.h:
+
+/usr/include/hdf5/serial/H5pubconf.h:
+
+/usr/include/x86_64-linux-gnu/bits/pthreadtypes-arch.h:
+
+/usr/include/x86_64-linux-gnu/bits/libc-header-start.h:
+
+/usr/lib/gcc/x86_64-linux-gnu/12/include/stdarg.h:
+
+/work/main/pipeline/calib.h:
+
+/usr/include/x86_64-linux-gnu/bits/types/__fpos64_t.h:
+
+/usr/include/x86_64-linux-gnu/bits/types/struct_timespec.h:
+
+/usr/include/x86_64-linux-gnu/bits/types/clock_t.h:
+
+/usr/include/glob.h:
+
+/usr/include/x86_64-linux-gnu/bits/types/__FILE.h:
+
+/usr/include/gsl/gsl_block_double.h:
+
+/usr/include/x86_64-linux-gnu/sys/cdefs.h:
+
+/usr/include/math.h:
+
+/usr/include/x86_64-linux-gnu/bits/endianness.h:
+
+/usr/include/x86_64-linux-gnu/bits/types/struct_FILE.h:
+
+/usr/include/x86_64-linux-gnu/bits/typesizes.h:
+
+/usr/include/x86_64-linux-gnu/bits/time64.h:
+
+/usr/include/x86_64-linux-gnu/bits/statx-generic.h:
+
+/usr/include/hdf5/serial/H5FDdirect.h:
+
+/usr/include/gsl/gsl_pow_int.h:
+
+/usr/include/hdf5/serial/H5Ipublic.h:
+
+/usr/include/x86_64-linux-gnu/bits/types/__fpos_t.h:
+
+/usr/include/x86_64-linux-gnu/sys/stat.h:
+
+/usr/include/gsl/gsl_multifit.h:
+
+/work/main/pipeline/text.h:
+
+/usr/include/x86_64-linux-gnu/gnu/stubs-64.h:
+
+/usr/include/gsl/gsl_block_complex_double.h:
+
+/usr/include/x86_64-linux-gnu/bits/types/__mbstate_t.h:
+
+/work/main/stages/laicpms/la_reduce.c:
+
+/usr/include/features.h:
+
+/usr/include/features-time64.h:
+
+/usr/include/hdf5/serial/hdf5.h:
+
+/usr/include/x86_64-linux-gnu/bits/errno.h:
+
+/usr/include/x86_64-linux-gnu/bits/endian.h:
+
+/usr/include/x86_64-linux-gnu/gnu/stubs.h:
+
+/usr/include/gsl/gsl_block_char.h:
+
+/usr/include/x86_64-linux-gnu/bits/stdint-intn.h:
+
+/usr/include/x86_64-linux-gnu/bits/types.h:
+
+/usr/include/x86_64-linux-gnu/bits/atomic_wide_counter.h:
+
+/usr/include/x86_64-linux-gnu/bits/types/FILE.h:
+
+/usr/include/x86_64-linux-gnu/bits/stdio_lim.h:
+
+/usr/include/x86_64-linux-gnu/bits/types/struct_timeval.h:
+
+/usr/include/x86_64-linux-gnu/asm/errno.h:
+
+/usr/include/x86_64-linux-gnu/bits/struct_stat.h:
+
+/usr/include/x86_64-linux-gnu/bits/select.h:
+
+/usr/include/x86_64-linux-gnu/bits/pthreadtypes.h:
+
+/usr/include/gsl/gsl_inline.h:
+
+/usr/include/alloca.h:
+
+/usr/include/hdf5/serial/H5FDmulti.h:
+
+/usr/include/x86_64-linux-gnu/bits/struct_rwlock.h:
+
+/usr/include/strings.h:
+
+/usr/include/gsl/gsl_nan.h:
+
+/usr/include/gsl/gsl_math.h:
+
+/usr/include/x86_64-linux-gnu/bits/types/sigset_t.h:
+
+/usr/include/gsl/gsl_check_range.h:
+
+/usr/include/x86_64-linux-gnu/sys/select.h:
+
+/usr/include/x86_64-linux-gnu/bits/stdint-uintn.h:
+
+/usr/include/gsl/gsl_sys.h:
+
+/usr/include/asm-generic/bitsperlong.h:
+
+/usr/include/gsl/gsl_minmax.h:
+
+/usr/include/x86_64-linux-gnu/bits/posix1_lim.h:
+
+/usr/include/gsl/gsl_block_uchar.h:
+
+/usr/include/x86_64-linux-gnu/bits/types/cookie_io_functions_t.h:
+
+/usr/include/x86_64-linux-gnu/bits/wchar.h:
+
+/usr/include/x86_64-linux-gnu/bits/local_lim.h:
+
+/usr/include/gsl/gsl_vector_double.h:
+
+/work/main/pipeline/log.h:
+
+/usr/include/hdf5/serial/H5Apublic.h:
+
+/usr/include/stdint.h:
+
+/usr/include/linux/limits.h:
+
+/usr/include/x86_64-linux-gnu/bits/posix2_lim.h:
+
+/usr/include/x86_64-linux-gnu/bits/stat.h:
+
+/usr/include/x86_64-linux-gnu/bits/xopen_lim.h:
+
+/usr/include/asm-generic/posix_types.h:
+
+/usr/include/gsl/gsl_matrix_double.h:
+
+/usr/include/stdc-predef.h:
+
+/usr/lib/gcc/x86_64-linux-gnu/12/include/float.h:
+
+/usr/include/gsl/gsl_precision.h:
+
+/usr/include/hdf5/serial/H5api_adpt.h:
+
+/usr/include/gsl/gsl_block_complex_float.h:
+
+/usr/include/gsl/gsl_vector_complex_long_double.h:
+
+/usr/include/hdf5/serial/H5Zpublic.h:
+
+/usr/include/gsl/gsl_block_ulong.h:
+
+/usr/include/gsl/gsl_errno.h:
+
+/usr/include/x86_64-linux-gnu/asm/posix_types_64.h:
+
+/usr/include/asm-generic/types.h:
+
+/usr/lib/gcc/x86_64-linux-gnu/12/include/stddef.h:
+
+/usr/include/asm-generic/errno-base.h:
+
+/usr/include/errno.h:
+
+/usr/include/x86_64-linux-gnu/bits/pthread_stack_min-dynamic.h:
+
+/usr/include/linux/errno.h:
+
+/usr/include/asm-generic/errno.h:
+
+/usr/include/gsl/gsl_block_complex_long_double.h:
+
+/usr/include/x86_64-linux-gnu/bits/mathcalls-helper-functions.h:
+
+/usr/include/x86_64-linux-gnu/bits/types/error_t.h:
+
+/usr/include/gsl/gsl_block_int.h:
+
+/usr/include/gsl/gsl_complex.h:
+
+/usr/include/hdf5/serial/H5Tpublic.h:
+
+/usr/include/gsl/gsl_vector_long_double.h:
+
+/usr/include/hdf5/serial/H5ACpublic.h:
+
+/work/main/pipeline/config.h:
+
+/work/main/stages/laicpms/la_stage.c:
+
+/usr/include/x86_64-linux-gnu/bits/math-vector.h:
+
+/usr/include/gsl/gsl_block_long_double.h:
+
+/usr/include/stdlib.h:
+
+/usr/include/gsl/gsl_vector_complex.h:
+
+/usr/include/gsl/gsl_vector_uchar.h:
+
+/usr/include/limits.h:
+
+/usr/include/gsl/gsl_vector_complex_float.h:
+
+/usr/include/gsl/gsl_vector_float.h:
