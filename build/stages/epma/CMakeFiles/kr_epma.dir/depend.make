@@ -1,2 +1,0 @@
-# Empty dependencies file for kr_epma.
-# This may be replaced when dependencies are built.
