@@ -159,8 +159,8 @@ int kr_merge_products(const char *out_path, const char *const *products, size_t 
             int dup = 0;
             for (size_t j = 0; j < i; j++) dup |= !strcmp(rows[j].name, r->name);
             if (!dup) break;
-            char stem[48];
-            snprintf(stem, sizeof stem, "%s", r->name);
+            char stem[48]; /* shorter than name, leaving room for "~k" */
+            snprintf(stem, sizeof stem, "%.*s", (int)sizeof stem - 1, r->name);
             char *us = strrchr(stem, '~');
             if (us && k > 2) *us = '\0';
             snprintf(r->name, sizeof r->name, "%s~%d", stem, k);

@@ -699,7 +699,7 @@ static int parse_batch_columns(kr_text *t, kr_lines *it, char *l1, double dwell_
         if (!q || (q == 2 && ii != 0)) continue;
         for (int s = 0; s < ns; s++) {
             double v;
-            char what[80];
+            char what[192]; /* room for the longest label, sample name and number */
             snprintf(what, sizeof what, "column %d (%s %s, %s)", s + 5, tmp.label, f[3], acqs[s].name);
             if ((rc = parse_cell(t, it->lineno, f[4 + s], what, &v))) goto cleanup;
             if (q == 1) kr_la_col(&acqs[s], ii)[idx] = v;
