@@ -632,6 +632,7 @@ static int parse_batch_columns(kr_text *t, kr_lines *it, char *l1, double dwell_
     /* first look (without modifying the buffer) for the isotopes and the number of sweeps */
     int niso = 0;
     long maxidx = -1;
+    size_t nrows = 0;
     /* after a last line without a newline the cursor sits one past the terminating NUL */
     for (const char *p = it->pos < t->len ? t->data + it->pos : NULL; p && *p;) {
         const char *e = strpbrk(p, "\r\n");
@@ -652,6 +653,7 @@ static int parse_batch_columns(kr_text *t, kr_lines *it, char *l1, double dwell_
                     *c3 = 0;
                     long v;
                     if (!kr_parse_long(g[1], &v) && v > maxidx) maxidx = v;
+                    nrows++;
                     kr_la_isotope tmp;
                     kr_la_isotope_parse(g[2], &tmp);
                     if (iso_index(names, &niso, tmp.label) < 0) {
@@ -666,6 +668,12 @@ static int parse_batch_columns(kr_text *t, kr_lines *it, char *l1, double dwell_
     }
     if (niso == 0 || maxidx < 0) {
         rc = kr_err_at(KR_EINPUT, t->path, 3, "batch columns export: no 'MainRuns,<sweep>,<isotope>,<quantity>' rows");
+        goto cleanup;
+    }
+    /* one row per (sweep, isotope, quantity): a sweep number above the row count is a damaged file, and
+     * sizing the arrays by it would ask for any amount of memory */
+    if ((size_t)maxidx >= nrows) {
+        rc = kr_err_at(KR_EINPUT, t->path, 0, "batch columns export: sweep %ld but only %zu data rows", maxidx, nrows);
         goto cleanup;
     }
     for (int s = 0; s < ns; s++) {

@@ -54,7 +54,7 @@ for dir in "$src"/tests/fuzz_regressions/*/; do
     fi
   done
 done
-# 2. a few seconds of fuzzing per harness within what is left of the budget
+# 2. a short deterministic fuzz run per harness, if the budget has time left
 harnesses=()
 for f in "$src"/fuzz/fuzz_*.c; do
   h=$(basename "$f" .c)
@@ -63,23 +63,21 @@ done
 left=$((budget - (SECONDS - start)))
 n=${#harnesses[@]}
 if [ "$n" -gt 0 ] && [ "$left" -gt "$n" ]; then
-  per=$((left / n - 1))
-  [ "$per" -ge 1 ] || per=1
-  [ "$per" -le 5 ] || per=5
   for h in "${harnesses[@]}"; do
     corpus=$(mktemp -d)
     art=$(mktemp -d)
     # seeds: the regression files and fuzz/seeds (the long runs use the sample runs too: scripts/fuzz)
     cp "$src"/fuzz/seeds/"${h#fuzz_}"/* "$corpus"/ 2>/dev/null
     for f in "$src"/tests/fuzz_regressions/"$h"/*; do case $f in *.open) ;; *) [ -f "$f" ] && cp "$f" "$corpus"/ ;; esac; done
-    "$build/fuzz/$h" "$corpus" -max_total_time="$per" -timeout=10 -rss_limit_mb=1024 -max_len=16384 \
+    # a fixed seed and a fixed number of inputs: CI sees the same inputs on every run (no flaky gate);
+    # the time limit is only a safety net. Longer, random runs: scripts/fuzz.
+    "$build/fuzz/$h" "$corpus" -seed=1 -runs=5000 -max_total_time=30 -timeout=10 -rss_limit_mb=1024 -max_len=16384 \
       -print_final_stats=1 -artifact_prefix="$art/" >"$build/fuzz-smoke-$h.log" 2>&1
     rc=$?
     execs=$(grep -o 'number_of_executed_units: *[0-9]*' "$build/fuzz-smoke-$h.log" | grep -o '[0-9]*$')
     if [ $rc = 0 ]; then
-      echo "fuzz: $h ${per}s ${execs:-?} executions, no crash"
+      echo "fuzz: $h ${execs:-?} executions (seed 1), no crash"
     else
-      # a new crash in a reader under construction is reported; the regressions above are what gate CI
       echo "NEW CRASH: $h (artifact kept in $build/fuzz-smoke-artifacts/$h):"
       grep -E 'ERROR|runtime error|SUMMARY' "$build/fuzz-smoke-$h.log" | head -3
       mkdir -p "$build/fuzz-smoke-artifacts/$h" && cp "$art"/* "$build/fuzz-smoke-artifacts/$h/" 2>/dev/null
