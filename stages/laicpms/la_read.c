@@ -244,6 +244,31 @@ static int parse_cell(const kr_text *t, long line, const char *cell, const char 
     return KR_OK;
 }
 
+/* One sweep row "time,v1,...,vN" (trailing empty fields ignored) into sweep out->n; counts per sweep are
+ * turned into cps with dwell_s when the export holds counts. f has room for nf + 1 fields. */
+static int parse_sweep_row(const kr_text *t, long lineno, char *line, char **f, int nf, const char *time_label,
+                           double dwell_s, kr_la_acq *out)
+{
+    int niso = out->niso;
+    int m = kr_split(line, ',', f, nf + 1);
+    while (m > 1 && !*f[m - 1]) m--;
+    if (m != niso + 1)
+        return kr_err_at(KR_EINPUT, t->path, lineno, "expected %d values (time and %d isotopes), found %d", niso + 1,
+                         niso, m < 0 ? nf + 1 : m);
+    size_t r = out->n;
+    int rc = parse_cell(t, lineno, f[0], time_label, &out->time_s[r]);
+    for (int k = 0; k < niso && !rc; k++) {
+        double *col = kr_la_col(out, k);
+        if (kr_parse_double(f[k + 1], &col[r])) { /* the message is built only for a bad cell */
+            char what[64];
+            snprintf(what, sizeof what, "column %d (%s)", k + 2, out->iso[k].label);
+            return parse_cell(t, lineno, f[k + 1], what, &col[r]);
+        }
+        if (out->counts_input) col[r] /= dwell_s; /* counts per sweep -> cps */
+    }
+    return rc;
+}
+
 int kr_la_parse_qtegra(kr_text *t, kr_la_acq *out)
 {
     int rc = KR_OK;
@@ -332,24 +357,7 @@ int kr_la_parse_qtegra(kr_text *t, kr_la_acq *out)
             have_dwell = 1;
             continue;
         }
-        int m = kr_split(line, ',', f, nf + 1);
-        while (m > 1 && !*f[m - 1]) m--;
-        if (m != niso + 1) {
-            rc = kr_err_at(KR_EINPUT, t->path, it.lineno, "expected %d values (time and %d isotopes), found %d",
-                           niso + 1, niso, m < 0 ? nf + 1 : m);
-            goto cleanup;
-        }
-        size_t r = out->n;
-        if ((rc = parse_cell(t, it.lineno, f[0], "Time", &out->time_s[r]))) goto cleanup;
-        for (int k = 0; k < niso; k++) {
-            char what[64];
-            double *col = out->cps + (size_t)k * cap;
-            if (kr_parse_double(f[k + 1], &col[r])) {
-                snprintf(what, sizeof what, "column %d (%s)", k + 2, out->iso[k].label);
-                rc = parse_cell(t, it.lineno, f[k + 1], what, &col[r]);
-                goto cleanup;
-            }
-        }
+        if ((rc = parse_sweep_row(t, it.lineno, line, f, nf, "Time", 0.0, out))) goto cleanup;
         out->n++;
     }
     if (out->n == 0) rc = kr_err_at(KR_EINPUT, t->path, it.lineno, "no data rows after the header");
@@ -424,25 +432,7 @@ int kr_la_parse_agilent(kr_text *t, double dwell_s, kr_la_acq *out)
             continue;
         }
         if (footer) continue; /* the footer may span lines */
-        int m = kr_split(line, ',', f, nf + 1);
-        while (m > 1 && !*f[m - 1]) m--;
-        if (m != niso + 1) {
-            rc = kr_err_at(KR_EINPUT, t->path, it.lineno, "expected %d values (time and %d isotopes), found %d",
-                           niso + 1, niso, m < 0 ? nf + 1 : m);
-            goto cleanup;
-        }
-        size_t r = out->n;
-        if ((rc = parse_cell(t, it.lineno, f[0], "Time [Sec]", &out->time_s[r]))) goto cleanup;
-        for (int k = 0; k < niso; k++) {
-            double *col = out->cps + (size_t)k * cap;
-            if (kr_parse_double(f[k + 1], &col[r])) {
-                char what[64];
-                snprintf(what, sizeof what, "column %d (%s)", k + 2, out->iso[k].label);
-                rc = parse_cell(t, it.lineno, f[k + 1], what, &col[r]);
-                goto cleanup;
-            }
-            if (out->counts_input) col[r] /= dwell_s; /* counts per sweep -> cps */
-        }
+        if ((rc = parse_sweep_row(t, it.lineno, line, f, nf, "Time [Sec]", dwell_s, out))) goto cleanup;
         out->n++;
     }
     if (out->n == 0) rc = kr_err_at(KR_EINPUT, t->path, it.lineno, "no data rows after the header");

@@ -1,5 +1,6 @@
 /* LA-ICP-MS reduction: windows, spikes, blanks, calibration with drift, quantification, LODs. */
 #include "la_reduce.h"
+#include "robust.h"
 
 #include "calib.h"
 #include "error.h"
@@ -340,7 +341,7 @@ int kr_la_find_windows(const kr_la_acq *a, const kr_la_opts *o, kr_la_window *w,
     size_t nl = n * 3 / 10 < 3 ? 3 : n * 3 / 10;
     double med = srt[nl / 2];
     for (size_t i = 0; i < nl; i++) srt[i] = fabs(srt[i] - med);
-    double noise = 1.4826 * median_small(srt, nl); /* MAD -> sd for a normal distribution */
+    double noise = KR_MAD_TO_SD * median_small(srt, nl);
     if (noise < sqrt(lo > 1 ? lo : 1) * 0.1) noise = sqrt(lo > 1 ? lo : 1) * 0.1;
     if (hi - lo < o->min_rise_sd * noise) {
         rc = kr_err(KR_EINPUT,
@@ -427,7 +428,7 @@ int kr_la_despike(const double *cps, double dwell_s, size_t s0, size_t s1, const
         }
         for (size_t i = 0; i < n; i++)
             if (keep[i]) r[nr++] = fabs(cps[s0 + i] * dwell_s - med[i]);
-        double scale = 1.4826 * median_small(r, nr); /* MAD -> sd */
+        double scale = KR_MAD_TO_SD * median_small(r, nr);
         int now = 0;
         for (size_t i = 0; i < n; i++) {
             if (!keep[i]) continue;

@@ -1,5 +1,6 @@
 /* Westgard multirule control and robust control limits. */
 #include "qa.h"
+#include "robust.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -32,8 +33,7 @@ size_t kr_qa_robust_limits(const double *x, size_t n, double *center, double *si
         for (size_t i = 0; i < m; i++) v[i] = fabs(v[i] - med);
         qsort(v, m, sizeof *v, cmp_double);
         *center = med;
-        /* sigma = 1.4826 MAD, consistent for normal data (Rousseeuw & Croux 1993, JASA 88, 1273, eq. 1.2) */
-        *sigma = m >= 2 ? 1.4826 * median_sorted(v, m) : NAN;
+        *sigma = m >= 2 ? KR_MAD_TO_SD * median_sorted(v, m) : NAN; /* consistent for normal data */
     }
     free(v);
     return m;

@@ -1,5 +1,6 @@
 /* SIMS Pb-Pb spot and group reduction. */
 #include "reduce.h"
+#include "robust.h"
 
 #include "error.h"
 
@@ -125,7 +126,7 @@ static int reject_cycles(const double *r76, size_t n, double k, unsigned char *k
     for (size_t i = 0; i < n; i++) tmp[i] = fabs(r76[i] - med);
     gsl_sort(tmp, 1, n);
     double mad =
-        1.4826 * gsl_stats_median_from_sorted_data(tmp, 1, n); /* MAD scaled to sigma (Rousseeuw & Croux 1993) */
+        KR_MAD_TO_SD * gsl_stats_median_from_sorted_data(tmp, 1, n); /* MAD scaled to sigma */
     free(tmp);
     if (!(mad > 0)) return 0;
     int max_rej = (int)(n / 3);
@@ -387,6 +388,24 @@ static void append(char *buf, size_t len, const char *s)
     snprintf(buf + l, len - l, "%s%s", l ? ";" : "", s);
 }
 
+/* The columns of one isochron fit (prefix inv_ or nrm_) in a group row. Fractionation scales r* by
+ * (1 + eps), so its age error is r* sigma_eps / (dr/dt), added to the external error in quadrature. */
+#define PUT_ISOCHRON(row, pfx, iso, frac_err)                                                          \
+    do {                                                                                               \
+        (row)->pfx##_intercept = (iso).fit.a;                                                          \
+        (row)->pfx##_intercept_err = (iso).fit.sa;                                                     \
+        (row)->pfx##_slope = (iso).fit.b;                                                              \
+        (row)->pfx##_slope_err = (iso).fit.sb;                                                         \
+        (row)->pfx##_cov_ab = (iso).fit.cov_ab;                                                        \
+        (row)->pfx##_mswd = (iso).fit.mswd;                                                            \
+        (row)->pfx##_p = (iso).fit.p;                                                                  \
+        (row)->pfx##_age_ma = (iso).age.t_ma;                                                          \
+        (row)->pfx##_age_err_ma = (iso).age.st_int_ma;                                                 \
+        (row)->pfx##_age_err_frac_ma = fabs((iso).rstar * (frac_err) / (iso).age.dr_dt);              \
+        (row)->pfx##_age_err_ext_ma = hypot((iso).age.st_ext_ma, (row)->pfx##_age_err_frac_ma);       \
+        (row)->pfx##_age_err_inflated_ma = (iso).st_inflated_ma;                                       \
+    } while (0)
+
 int kr_sims_group(const char *group, const kr_sims_spot_row *spots, size_t n, const kr_pbpb_consts *c,
                   int wmean_outliers, double frac_per_amu_err, kr_sims_age_row *out)
 {
@@ -455,19 +474,7 @@ int kr_sims_group(const char *group, const kr_sims_spot_row *spots, size_t n, co
     out->inv_n = (int32_t)k;
     kr_pbpb_isochron iso;
     if (k >= 3 && kr_pbpb_isochron_fit(c, KR_ISO_INVERSE, x, sx, y, sy, r, k, &iso) == KR_OK) {
-        out->inv_intercept = iso.fit.a;
-        out->inv_intercept_err = iso.fit.sa;
-        out->inv_slope = iso.fit.b;
-        out->inv_slope_err = iso.fit.sb;
-        out->inv_cov_ab = iso.fit.cov_ab;
-        out->inv_mswd = iso.fit.mswd;
-        out->inv_p = iso.fit.p;
-        out->inv_age_ma = iso.age.t_ma;
-        out->inv_age_err_ma = iso.age.st_int_ma;
-        /* fractionation scales 207/206 (the intercept) by (1 + eps): r* sigma_eps / (dr/dt) */
-        out->inv_age_err_frac_ma = fabs(iso.rstar * frac_per_amu_err / iso.age.dr_dt);
-        out->inv_age_err_ext_ma = hypot(iso.age.st_ext_ma, out->inv_age_err_frac_ma);
-        out->inv_age_err_inflated_ma = iso.st_inflated_ma;
+        PUT_ISOCHRON(out, inv, iso, frac_per_amu_err);
     } else {
         char why[KR_SIMS_MSG] = "";
         kr_err_format(why, sizeof why);
@@ -487,18 +494,7 @@ int kr_sims_group(const char *group, const kr_sims_spot_row *spots, size_t n, co
     }
     out->nrm_n = (int32_t)kn;
     if (kn >= 3 && kr_pbpb_isochron_fit(c, KR_ISO_NORMAL, x, sx, y, sy, r, kn, &iso) == KR_OK) {
-        out->nrm_intercept = iso.fit.a;
-        out->nrm_intercept_err = iso.fit.sa;
-        out->nrm_slope = iso.fit.b;
-        out->nrm_slope_err = iso.fit.sb;
-        out->nrm_cov_ab = iso.fit.cov_ab;
-        out->nrm_mswd = iso.fit.mswd;
-        out->nrm_p = iso.fit.p;
-        out->nrm_age_ma = iso.age.t_ma;
-        out->nrm_age_err_ma = iso.age.st_int_ma;
-        out->nrm_age_err_frac_ma = fabs(iso.rstar * frac_per_amu_err / iso.age.dr_dt);
-        out->nrm_age_err_ext_ma = hypot(iso.age.st_ext_ma, out->nrm_age_err_frac_ma);
-        out->nrm_age_err_inflated_ma = iso.st_inflated_ma;
+        PUT_ISOCHRON(out, nrm, iso, frac_per_amu_err);
     } else {
         kr_err_clear();
         append(out->message, sizeof out->message, "normal isochron not computed (< 3 spots with 204Pb or no fit)");
