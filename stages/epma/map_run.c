@@ -394,7 +394,7 @@ int kr_map_job_run(const kr_map_job *job, const kr_atomic *at, const kr_maps_opt
     kr_mapq_in in;
     kr_mapq_out q;
     float *counts[KR_EPMA_MAX_EL] = {0}, *bgm[KR_EPMA_MAX_EL] = {0}, *bgp[KR_EPMA_MAX_EL] = {0};
-    float *total = NULL, *oxygen = NULL, *scratch_f = NULL;
+    float *total = NULL, *oxygen = NULL;
     double *x_um = NULL, *y_um = NULL;
     float *scratch = NULL;
     unsigned char *mask = NULL;
@@ -665,8 +665,6 @@ int kr_map_job_run(const kr_map_job *job, const kr_atomic *at, const kr_maps_opt
         for (int a = 0; a < 6; a++)
             if ((rc = kr_product_attr_double(out, gpath, anames[a], attrs[a]))) goto cleanup;
         if ((rc = kr_product_attr_string(out, gpath, "model", kr_epma_model_name(opts->model)))) goto cleanup;
-        free(scratch);
-        scratch = NULL;
     }
 
     double t2 = now_s();
@@ -691,18 +689,18 @@ int kr_map_job_run(const kr_map_job *job, const kr_atomic *at, const kr_maps_opt
             snprintf(qname, sizeof qname, "%s_wt", layers[l].name);
             int w = want_png(job, qname);
             if (w == 0 || (w < 0 && !is_oxide_or_total)) continue;
-            if (!scratch_f && !(scratch_f = malloc(sizeof(float) * npx))) goto nomem;
-            for (size_t p = 0; p < npx; p++) scratch_f[p] = (float)((double)layers[l].v[p] * layers[l].scale);
+            if (!scratch && !(scratch = malloc(sizeof(float) * npx))) goto nomem;
+            for (size_t p = 0; p < npx; p++) scratch[p] = (float)((double)layers[l].v[p] * layers[l].scale);
             char path[KR_MAP_PATH + 128];
             snprintf(path, sizeof path, "%s/%s_%s_wt.png", png_dir, job->name, layers[l].name);
             kr_png_map_opts po = {"wt%", NAN, NAN, px_um, range_mask};
-            if ((rc = kr_png_write_map(path, scratch_f, ny, nx, &po))) goto cleanup;
+            if ((rc = kr_png_write_map(path, scratch, ny, nx, &po))) goto cleanup;
         }
     }
 
     /* regions: masks and statistics */
     if (job->nrules > 0) {
-        if (!scratch_f && !(scratch_f = malloc(sizeof(float) * npx))) goto nomem;
+        if (!scratch && !(scratch = malloc(sizeof(float) * npx))) goto nomem;
         size_t need = *nrows + (size_t)job->nrules * (size_t)nl_stats;
         kr_map_region_row *r = realloc(*rows, need * sizeof *r);
         if (!r) goto nomem;
@@ -719,7 +717,7 @@ int kr_map_job_run(const kr_map_job *job, const kr_atomic *at, const kr_maps_opt
                 memset(row, 0, sizeof *row);
                 snprintf(row->map, sizeof row->map, "%s", job->name);
                 snprintf(row->region, sizeof row->region, "%s", job->rules[k].name);
-                kr_map_region_stats(&layers[l], mask, npx, scratch_f, row);
+                kr_map_region_stats(&layers[l], mask, npx, scratch, row);
             }
             if (png_dir && opts->png) {
                 char path[KR_MAP_PATH + 128];
@@ -742,7 +740,6 @@ cleanup:
     kr_mapq_out_free(&q);
     free(total);
     free(oxygen);
-    free(scratch_f);
     free(scratch);
     free(x_um);
     free(y_um);
