@@ -17,11 +17,13 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #define KR_SCHEMA "kreep"
 #define KR_SCHEMA_VERSION "1.0"
 
-enum { KR_DEFLATE_LEVEL = 4, KR_MAP_CHUNK = 256, KR_SERIES_CHUNK = 4096 };
+/* deflate level of streamed maps: noisy float32 maps gain little from higher levels, which cost time */
+enum { KR_DEFLATE_LEVEL = 4, KR_MAP_STREAM_DEFLATE = 1, KR_MAP_CHUNK = 256, KR_SERIES_CHUNK = 4096 };
 
 typedef struct {
     char role[32];
@@ -205,6 +207,10 @@ int kr_product_open(const char *final_path, kr_product **out)
     kr_product *p = calloc(1, sizeof *p);
     if (!p) return kr_err(KR_ENOMEM, "out of memory");
     p->file = -1;
+    /* HDF5 keeps freed blocks on free lists for reuse (unbounded by default): cap them at 1 MB each so a
+     * streamed map or a long night does not hold memory it no longer uses (HDF5 Reference Manual,
+     * H5set_free_list_limits) */
+    H5set_free_list_limits(1 << 20, 1 << 18, 1 << 20, 1 << 18, 1 << 20, 1 << 18);
     p->final_path = strdup(final_path);
     const char *slash = strrchr(final_path, '/');
     p->dir = slash ? strndup(final_path, (size_t)(slash - final_path) + (slash == final_path)) : strdup(".");
@@ -694,7 +700,7 @@ static hid_t axis_dataset(hid_t g, const char *name, const double *values, size_
 /* A chunked, shuffled, deflated float64 dataset of rank 1 or 2. */
 /* values are in `memtype` (native double or float), stored as the matching little-endian IEEE type */
 static hid_t signal_dataset(hid_t g, const char *name, int rank, const hsize_t *dims, const hsize_t *chunk,
-                            const void *values, hid_t memtype, const char *units)
+                            const void *values, hid_t memtype, const char *units, int deflate_level)
 {
     hid_t filetype = H5Tequal(memtype, H5T_NATIVE_FLOAT) > 0 ? H5T_IEEE_F32LE : H5T_IEEE_F64LE;
     if (H5Lexists(g, name, H5P_DEFAULT) > 0) {
@@ -704,9 +710,9 @@ static hid_t signal_dataset(hid_t g, const char *name, int rank, const hsize_t *
     hid_t sp = H5Screate_simple(rank, dims, NULL), dcpl = H5Pcreate(H5P_DATASET_CREATE), d = -1;
     H5Pset_obj_track_times(dcpl, 0);
     if (sp >= 0 && dcpl >= 0 && H5Pset_chunk(dcpl, rank, chunk) >= 0 && H5Pset_shuffle(dcpl) >= 0 &&
-        H5Pset_deflate(dcpl, KR_DEFLATE_LEVEL) >= 0)
+        H5Pset_deflate(dcpl, (unsigned)deflate_level) >= 0)
         d = H5Dcreate2(g, name, filetype, sp, H5P_DEFAULT, dcpl, H5P_DEFAULT);
-    if (d >= 0 && (H5Dwrite(d, memtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, values) < 0 ||
+    if (d >= 0 && ((values && H5Dwrite(d, memtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, values) < 0) ||
                    attr_string(d, "units", units ? units : ""))) {
         H5Dclose(d);
         d = -1;
@@ -724,13 +730,16 @@ static int check_name(const char *what, const char *name)
     return KR_OK;
 }
 
+/* A map signal in its NXdata group (group, axes and attributes made on first use). values NULL: the
+ * dataset is left open in *keep for chunk writes (chunk_rows x nx chunks); else written and closed. */
 static int write_map(kr_product *p, const char *group, const char *signal, const char *units, const void *values,
-                     hid_t memtype, size_t ny, size_t nx, const double *y_um, const double *x_um)
+                     hid_t memtype, size_t ny, size_t nx, const double *y_um, const double *x_um, size_t chunk_rows,
+                     hid_t *keep)
 {
     int rc = KR_OK, created = 0;
     hid_t g = -1, dy = -1, dx = -1, ds = -1;
     if ((rc = check_name("signal", signal))) return rc;
-    if (!values || !y_um || !x_um || ny == 0 || nx == 0)
+    if ((!values && !keep) || !y_um || !x_um || ny == 0 || nx == 0)
         return kr_err(KR_EINPUT, "map %s/%s: empty map or missing axes", group, signal);
     if (!strcmp(signal, "x_um") || !strcmp(signal, "y_um"))
         return kr_err(KR_EINPUT, "map %s: a signal may not be named like an axis (%s)", group, signal);
@@ -753,11 +762,20 @@ static int write_map(kr_product *p, const char *group, const char *signal, const
     }
     hsize_t dims[2] = {ny, nx};
     hsize_t chunk[2] = {ny < KR_MAP_CHUNK ? ny : KR_MAP_CHUNK, nx < KR_MAP_CHUNK ? nx : KR_MAP_CHUNK};
-    ds = signal_dataset(g, signal, 2, dims, chunk, values, memtype, units);
+    if (keep) {
+        chunk[0] = chunk_rows < ny ? chunk_rows : ny;
+        chunk[1] = nx;
+    }
+    ds = signal_dataset(g, signal, 2, dims, chunk, values, memtype, units,
+                        keep ? KR_MAP_STREAM_DEFLATE : KR_DEFLATE_LEVEL);
     if (ds < 0 || H5DSattach_scale(ds, dy, 0) < 0 || H5DSattach_scale(ds, dx, 1) < 0) {
         if (ds >= 0) h5fail("attach axes to", signal);
         rc = KR_EIO;
         goto cleanup;
+    }
+    if (keep) {
+        *keep = ds;
+        ds = -1;
     }
 cleanup:
     if (ds >= 0) H5Dclose(ds);
@@ -771,13 +789,93 @@ cleanup:
 int kr_product_write_map(kr_product *p, const char *group, const char *signal, const char *units,
                          const double *values, size_t ny, size_t nx, const double *y_um, const double *x_um)
 {
-    return write_map(p, group, signal, units, values, H5T_NATIVE_DOUBLE, ny, nx, y_um, x_um);
+    return write_map(p, group, signal, units, values, H5T_NATIVE_DOUBLE, ny, nx, y_um, x_um, 0, NULL);
 }
 
 int kr_product_write_map_f32(kr_product *p, const char *group, const char *signal, const char *units,
                              const float *values, size_t ny, size_t nx, const double *y_um, const double *x_um)
 {
-    return write_map(p, group, signal, units, values, H5T_NATIVE_FLOAT, ny, nx, y_um, x_um);
+    return write_map(p, group, signal, units, values, H5T_NATIVE_FLOAT, ny, nx, y_um, x_um, 0, NULL);
+}
+
+/* ---- streamed float32 maps: chunks of whole rows, encoded anywhere, written in order -------------- */
+
+struct kr_map_ds {
+    hid_t ds;
+    size_t ny, nx, chunk_rows;
+    char name[160];
+};
+
+int kr_product_map_open(kr_product *p, const char *group, const char *signal, const char *units, size_t ny,
+                        size_t nx, size_t chunk_rows, const double *y_um, const double *x_um, kr_map_ds **out)
+{
+    *out = NULL;
+    if (chunk_rows == 0) return kr_err(KR_EINPUT, "map %s/%s: chunk of 0 rows", group, signal);
+    kr_map_ds *m = calloc(1, sizeof *m);
+    if (!m) return kr_err(KR_ENOMEM, "out of memory");
+    m->ny = ny;
+    m->nx = nx;
+    m->chunk_rows = chunk_rows < ny ? chunk_rows : ny;
+    snprintf(m->name, sizeof m->name, "%s/%s", group, signal);
+    int rc = write_map(p, group, signal, units, NULL, H5T_NATIVE_FLOAT, ny, nx, y_um, x_um, m->chunk_rows, &m->ds);
+    if (rc) {
+        free(m);
+        return rc;
+    }
+    *out = m;
+    return KR_OK;
+}
+
+size_t kr_map_chunk_bound(size_t nvalues) { return (size_t)compressBound((uLong)(nvalues * sizeof(float))); }
+
+int kr_map_chunk_encode(const float *values, size_t nvalues, unsigned char *scratch, unsigned char *out,
+                        size_t out_cap, size_t *out_bytes)
+{
+    /* HDF5's shuffle filter: byte j of every value stored together (byte planes), then the deflate
+     * filter's zlib stream (HDF5 User's Guide, "Filters": H5Z_FILTER_SHUFFLE, H5Z_FILTER_DEFLATE) */
+    const unsigned char *in = (const unsigned char *)values;
+    const uint32_t one = 1;
+    const int host_le = *(const unsigned char *)&one == 1; /* the file type is little-endian float32 */
+    for (size_t v = 0; v < nvalues; v++)
+        for (size_t b = 0; b < sizeof(float); b++)
+            scratch[b * nvalues + v] = in[v * sizeof(float) + (host_le ? b : sizeof(float) - 1 - b)];
+    uLongf n = (uLongf)out_cap;
+    int z = compress2(out, &n, scratch, (uLong)(nvalues * sizeof(float)), KR_MAP_STREAM_DEFLATE);
+    if (z != Z_OK) return kr_err(z == Z_MEM_ERROR ? KR_ENOMEM : KR_EIO, "map chunk: deflate failed (zlib %d)", z);
+    *out_bytes = (size_t)n;
+    return KR_OK;
+}
+
+int kr_product_map_put(kr_map_ds *m, size_t chunk_index, const void *data, size_t nbytes)
+{
+    hsize_t off[2] = {(hsize_t)(chunk_index * m->chunk_rows), 0};
+    if (off[0] >= m->ny) return kr_err(KR_EINPUT, "map %s: chunk %zu beyond its %zu rows", m->name, chunk_index, m->ny);
+    if (H5Dwrite_chunk(m->ds, H5P_DEFAULT, 0, off, nbytes, data) < 0) return h5fail("write a chunk of", m->name);
+    return KR_OK;
+}
+
+int kr_product_map_close(kr_map_ds *m)
+{
+    if (!m) return KR_OK;
+    int rc = H5Dclose(m->ds) < 0 ? h5fail("close", m->name) : KR_OK;
+    free(m);
+    return rc;
+}
+
+int kr_product_read_map_f32(kr_product *p, const char *group, const char *signal, float *out, size_t npx)
+{
+    char path[512];
+    snprintf(path, sizeof path, "/%s/%s", group, signal);
+    hid_t d = H5Dopen2(p->file, path, H5P_DEFAULT);
+    if (d < 0) return h5fail("open", path);
+    hid_t sp = H5Dget_space(d);
+    hssize_t n = sp >= 0 ? H5Sget_simple_extent_npoints(sp) : -1;
+    int rc = KR_OK;
+    if (n != (hssize_t)npx) rc = kr_err(KR_EINPUT, "%s holds %lld values, expected %zu", path, (long long)n, npx);
+    else if (H5Dread(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, out) < 0) rc = h5fail("read", path);
+    if (sp >= 0) H5Sclose(sp);
+    H5Dclose(d);
+    return rc;
 }
 
 int kr_product_write_series(kr_product *p, const char *group, const double *time_s, size_t n,
@@ -814,7 +912,7 @@ int kr_product_write_series(kr_product *p, const char *group, const double *time
     }
     hsize_t dims[1] = {n}, chunk[1] = {n < KR_SERIES_CHUNK ? n : KR_SERIES_CHUNK};
     for (size_t c = 0; c < nchannels; c++) {
-        hid_t d = signal_dataset(g, channels[c], 1, dims, chunk, values[c], H5T_NATIVE_DOUBLE, units);
+        hid_t d = signal_dataset(g, channels[c], 1, dims, chunk, values[c], H5T_NATIVE_DOUBLE, units, KR_DEFLATE_LEVEL);
         if (d < 0 || H5DSattach_scale(d, dt, 0) < 0) {
             if (d >= 0) {
                 h5fail("attach time_s to", channels[c]);

@@ -24,6 +24,21 @@ int kr_product_write_map(kr_product *p, const char *group, const char *signal, c
 /* The same with float32 values, stored as float32 (derived maps: 7 significant digits, half the bytes). */
 int kr_product_write_map_f32(kr_product *p, const char *group, const char *signal, const char *units,
                              const float *values, size_t ny, size_t nx, const double *y_um, const double *x_um);
+/* Streamed float32 maps, for maps too large to hold whole: kr_product_map_open creates the signal like
+ * kr_product_write_map_f32 (group, axes, units) with chunks of chunk_rows x nx; kr_map_chunk_encode
+ * turns one chunk's values (chunk_rows * nx, the last chunk padded) into the stored bytes (shuffle +
+ * deflate) - thread-safe, no HDF5 call; kr_product_map_put writes chunk i (rows i*chunk_rows...) - one
+ * thread at a time; kr_product_map_close frees. kr_product_read_map_f32 reads a written map back. */
+typedef struct kr_map_ds kr_map_ds;
+int kr_product_map_open(kr_product *p, const char *group, const char *signal, const char *units, size_t ny,
+                        size_t nx, size_t chunk_rows, const double *y_um, const double *x_um, kr_map_ds **out);
+size_t kr_map_chunk_bound(size_t nvalues);
+/* scratch: nvalues floats' bytes; out: kr_map_chunk_bound(nvalues) bytes. */
+int kr_map_chunk_encode(const float *values, size_t nvalues, unsigned char *scratch, unsigned char *out,
+                        size_t out_cap, size_t *out_bytes);
+int kr_product_map_put(kr_map_ds *m, size_t chunk_index, const void *data, size_t nbytes);
+int kr_product_map_close(kr_map_ds *m);
+int kr_product_read_map_f32(kr_product *p, const char *group, const char *signal, float *out, size_t npx);
 /* Write an NXdata group holding time series: axis `time_s` (n) and one 1-D float64 dataset per channel. */
 int kr_product_write_series(kr_product *p, const char *group, const double *time_s, size_t n,
                             const char *const *channels, const double *const *values, size_t nchannels,

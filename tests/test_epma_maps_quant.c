@@ -16,6 +16,7 @@
 #include <png.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
 
 /* A high-Ti lunar glass (oxide wt%), in the spirit of Apollo/Chang'e-5 picritic glasses. */
@@ -95,7 +96,7 @@ static void test_pixel_arithmetic(void)
     in.current_na = 100.0;
     in.ctx = f.ctx;
     in.nthreads = 1;
-    in.el[ti] = (kr_mapq_elem){counts, 1.1, KR_DT_NONPARALYZABLE, KR_MAPBG_CONST, 0.4, NULL, NULL, NAN, NAN, NAN, 420.0};
+    in.el[ti] = (kr_mapq_elem){counts, 1.1, KR_DT_NONPARALYZABLE, KR_MAPBG_CONST, 0.4, NULL, NULL, NAN, NAN, NAN, 420.0, NULL, NULL, NULL};
     double net, sig, k;
     CU_ASSERT_EQUAL_FATAL(kr_mapq_pixel_k(&in, ti, 0, &net, &sig, &k), KR_OK);
     double rp = 1000.0 / 0.06, r = rp / (1.0 - 1.1e-6 * rp);
@@ -157,7 +158,7 @@ static void fill_in(const fixture *f, const synth_map *m, kr_mapq_in *in, int nt
     for (int i = 0; i < f->s.n; i++)
         if (m->cnt[i])
             in->el[i] = (kr_mapq_elem){m->cnt[i], 1.1, KR_DT_NONPARALYZABLE, KR_MAPBG_CONST, f->se[i].bg_cps_na,
-                                       NULL, NULL, NAN, NAN, NAN, f->se[i].std_cps_na};
+                                       NULL, NULL, NAN, NAN, NAN, f->se[i].std_cps_na, NULL, NULL, NULL};
 }
 
 /* Noise-free uniform map: every pixel returns the true composition, and the map's mean equals the
@@ -198,6 +199,87 @@ static void test_uniform_exact(void)
     printf("\n    uniform exact: max |map mean / point solver - 1| = %.2e, max |map mean / truth - 1| = %.2e, "
            "mean iterations %.2f\n", worst_pt, worst_true, q.mean_iterations);
     kr_mapq_out_free(&q);
+    synth_free(&m);
+    kr_epma_ctx_free(f.ctx);
+}
+
+/* Streaming: the same map on 1 and 2 threads gives identical bits (each band starts afresh), and the
+ * counts held as 16-bit integers give what the float counts give. */
+static void test_threads_and_u16(void)
+{
+    fixture f;
+    CU_ASSERT_EQUAL_FATAL(fixture_init(&f, 0), KR_OK);
+    gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);
+    gsl_rng_set(rng, 7);
+    synth_map m;
+    CU_ASSERT_EQUAL_FATAL(synth_uniform(&f, 70, 67, rng, &m), 0);
+    size_t n = m.nx * m.ny;
+    uint16_t *u16[KR_EPMA_MAX_EL] = {0};
+    kr_mapq_in in1, in2, in3;
+    fill_in(&f, &m, &in1, 1);
+    fill_in(&f, &m, &in2, 2);
+    fill_in(&f, &m, &in3, 2);
+    for (int i = 0; i < f.s.n; i++) {
+        if (!m.cnt[i]) continue;
+        u16[i] = malloc(sizeof(uint16_t) * n);
+        for (size_t p = 0; p < n; p++) u16[i][p] = (uint16_t)m.cnt[i][p]; /* Poisson counts are integers */
+        in3.el[i].counts = NULL;
+        in3.el[i].counts_u16 = u16[i];
+    }
+    kr_mapq_out q1, q2, q3;
+    CU_ASSERT_EQUAL_FATAL(kr_mapq_run(&in1, &q1), KR_OK);
+    CU_ASSERT_EQUAL_FATAL(kr_mapq_run(&in2, &q2), KR_OK);
+    CU_ASSERT_EQUAL_FATAL(kr_mapq_run(&in3, &q3), KR_OK);
+    for (int i = 0; i < f.s.n; i++) {
+        if (!q1.mass_pct[i]) continue;
+        CU_ASSERT_EQUAL(memcmp(q1.mass_pct[i], q2.mass_pct[i], sizeof(float) * n), 0);
+        CU_ASSERT_EQUAL(memcmp(q1.mass_pct[i], q3.mass_pct[i], sizeof(float) * n), 0);
+        if (q1.sigma_pct[i]) CU_ASSERT_EQUAL(memcmp(q1.sigma_pct[i], q2.sigma_pct[i], sizeof(float) * n), 0);
+    }
+    CU_ASSERT_EQUAL(q1.mean_iterations, q2.mean_iterations);
+    kr_mapq_out_free(&q1);
+    kr_mapq_out_free(&q2);
+    kr_mapq_out_free(&q3);
+    for (int i = 0; i < KR_EPMA_MAX_EL; i++) free(u16[i]);
+    synth_free(&m);
+    gsl_rng_free(rng);
+    kr_epma_ctx_free(f.ctx);
+}
+
+/* Pixels holding none of the analysed material (epoxy: background counts only) are outside when their
+ * uncorrected total is below min_total_frac: NaN and counted; the material's pixels are unchanged. */
+static void test_outside_pixels(void)
+{
+    fixture f;
+    CU_ASSERT_EQUAL_FATAL(fixture_init(&f, 0), KR_OK);
+    synth_map m;
+    CU_ASSERT_EQUAL_FATAL(synth_uniform(&f, 40, 30, NULL, &m), 0);
+    size_t n = m.nx * m.ny, n_epoxy = 0;
+    for (size_t y = 0; y < m.ny; y++)
+        for (size_t x = 0; x < 10; x++, n_epoxy++) /* the left 10 columns: background under each peak only */
+            for (int i = 0; i < f.s.n; i++)
+                if (m.cnt[i]) m.cnt[i][y * m.nx + x] = (float)round(f.se[i].bg_cps_na * 100.0 * 0.060);
+    kr_mapq_in in;
+    fill_in(&f, &m, &in, 2);
+    kr_mapq_out all, cut;
+    CU_ASSERT_EQUAL_FATAL(kr_mapq_run(&in, &all), KR_OK);
+    in.min_total_frac = 0.20; /* the fixed Al2O3, Na2O, K2O (and their O) alone are 11.5 wt% of every pixel */
+    CU_ASSERT_EQUAL_FATAL(kr_mapq_run(&in, &cut), KR_OK);
+    CU_ASSERT_EQUAL(all.n_outside, 0);
+    CU_ASSERT_EQUAL(cut.n_outside, n_epoxy);
+    for (int i = 0; i < f.s.n; i++) {
+        if (!cut.mass_pct[i]) continue;
+        for (size_t p = 0; p < n; p++) {
+            if (p % m.nx < 10) {
+                CU_ASSERT(isnan(cut.mass_pct[i][p]));
+            } else {
+                KR_ASSERT_REL(cut.mass_pct[i][p], 100.0 * f.c[i], 1e-5);
+                KR_ASSERT_REL(cut.mass_pct[i][p], all.mass_pct[i][p], 1e-5);
+            }
+        }
+    }
+    kr_mapq_out_free(&all);
+    kr_mapq_out_free(&cut);
     synth_free(&m);
     kr_epma_ctx_free(f.ctx);
 }
@@ -304,7 +386,7 @@ static void test_heterogeneous_ti(void)
     in.ctx = f.ctx;
     in.nthreads = 2;
     in.el[ti] = (kr_mapq_elem){cnt, 1.1, KR_DT_NONPARALYZABLE, KR_MAPBG_CONST, f.se[ti].bg_cps_na, NULL, NULL, NAN,
-                               NAN, NAN, f.se[ti].std_cps_na};
+                               NAN, NAN, f.se[ti].std_cps_na, NULL, NULL, NULL};
     kr_mapq_out q;
     CU_ASSERT_EQUAL_FATAL(kr_mapq_run(&in, &q), KR_OK);
     CU_ASSERT_EQUAL(q.n_failed, 0);
@@ -461,7 +543,7 @@ static void test_bad_setup(void)
     kr_err_clear();
     /* tau * rate >= 1: an error naming the pixel, not a NaN */
     float hot[4] = {1, 2, 3, 1e6f};
-    in.el[ti] = (kr_mapq_elem){hot, 1.1, KR_DT_NONPARALYZABLE, KR_MAPBG_CONST, 0.4, NULL, NULL, NAN, NAN, NAN, 420};
+    in.el[ti] = (kr_mapq_elem){hot, 1.1, KR_DT_NONPARALYZABLE, KR_MAPBG_CONST, 0.4, NULL, NULL, NAN, NAN, NAN, 420, NULL, NULL, NULL};
     CU_ASSERT_NOT_EQUAL(kr_mapq_run(&in, &q), KR_OK);
     CU_ASSERT(kr_err_count() > 0);
     char buf[512];
@@ -557,6 +639,8 @@ int main(void)
     static const kr_test_case tests[] = {
         {"one pixel by hand", test_pixel_arithmetic},
         {"uniform map, exact counts = point solver", test_uniform_exact},
+        {"1 and 2 threads, float and 16-bit counts: identical bits", test_threads_and_u16},
+        {"epoxy pixels below the minimum total are outside (NaN)", test_outside_pixels},
         {"uniform map, Poisson scatter", test_uniform_poisson},
         {"425x400 heterogeneous Ti map", test_heterogeneous_ti},
         {"off-peak maps and calibration line", test_backgrounds},

@@ -39,7 +39,7 @@ static int make_consts(const kr_mapq_in *in, map_const *mc)
         char buf[8];
         snprintf(buf, sizeof buf, "Z=%d", s->el[i].z);
         sym = buf;
-        if (!m->counts) return kr_err(KR_EINPUT, "mapped element %s has no count map", sym);
+        if (!m->counts && !m->counts_u16) return kr_err(KR_EINPUT, "mapped element %s has no count map", sym);
         if (!(m->std_cps_na > 0))
             return kr_err(KR_EINPUT, "mapped element %s: standard intensity %g cps/nA must be > 0", sym, m->std_cps_na);
         c->measured = 1;
@@ -48,7 +48,7 @@ static int make_consts(const kr_mapq_in *in, map_const *mc)
         c->inv_std = 1.0 / m->std_cps_na;
         if (m->bg == KR_MAPBG_MAPS) {
             double dm = m->off_minus_mm, dp = m->off_plus_mm;
-            if (!m->bg_minus || !m->bg_plus)
+            if ((!m->bg_minus && !m->bg_minus_u16) || (!m->bg_plus && !m->bg_plus_u16))
                 return kr_err(KR_EINPUT, "mapped element %s: background from maps needs both off-peak maps", sym);
             if (!(dm >= 0 && dp >= 0 && dm + dp > 0))
                 return kr_err(KR_EINPUT, "mapped element %s: background offsets %g, %g mm must be >= 0 with a positive sum",
@@ -89,16 +89,20 @@ static int rate_dt(double counts, double inv_t, double tau_us, kr_deadtime_form 
     return KR_OK;
 }
 
+/* value of a map held as float or as exact 16-bit counts */
+static inline double plane_at(const float *f32, const uint16_t *u16, size_t p) { return u16 ? u16[p] : f32[p]; }
+
 static int pixel_k(const kr_mapq_in *in, const elem_const *c, int i, size_t p, double *net, double *sig, double *k)
 {
     const kr_mapq_elem *m = &in->el[i];
-    double n = m->counts[p], r, d;
+    double n = plane_at(m->counts, m->counts_u16, p), r, d;
     int rc = rate_dt(n, c->inv_t_s, m->dead_time_us, m->dt_form, &r, &d);
     if (rc) return rc;
     double var = (n > 0 ? n : 0) * d * d; /* Poisson: var(N) = N */
     double bg;
     if (m->bg == KR_MAPBG_MAPS) {
-        double nm = m->bg_minus[p], np = m->bg_plus[p], rm, rpl, dm, dp;
+        double nm = plane_at(m->bg_minus, m->bg_minus_u16, p), np = plane_at(m->bg_plus, m->bg_plus_u16, p), rm, rpl,
+               dm, dp;
         if ((rc = rate_dt(nm, c->inv_tb_s, m->dead_time_us, m->dt_form, &rm, &dm))) return rc;
         if ((rc = rate_dt(np, c->inv_tb_s, m->dead_time_us, m->dt_form, &rpl, &dp))) return rc;
         bg = (c->wm * rm + c->wp * rpl) * c->inv_i_na;
@@ -122,18 +126,6 @@ int kr_mapq_pixel_k(const kr_mapq_in *in, int i, size_t p, double *net_cps_na, d
     if (i < 0 || i >= mc.n || !mc.e[i].measured) return kr_err(KR_EINPUT, "element %d is not a mapped element", i);
     return pixel_k(in, &mc.e[i], i, p, net_cps_na, sigma_cps_na, k);
 }
-
-typedef struct {
-    const kr_mapq_in *in;
-    const map_const *mc;
-    kr_mapq_out *out;
-    size_t row0, row1;
-    int rc;
-    char err[512];
-    size_t n_failed;
-    double iter_sum;
-    size_t n_ok;
-} worker;
 
 /* Sensitivity of the composition to the k-ratios at a converged reference pixel, by forward differences
  * of the same solver (kr_epma_solve, warm-started at the solution): jac[i][j] = dC_i/dk_j for measured
@@ -181,15 +173,38 @@ static void compute_sensitivity(const kr_epma_ctx *ctx, const map_const *mc, con
     sv->valid = 1;
 }
 
-/* Pixels between updates of the sensitivity along a thread's path. */
+/* Pixels between updates of the sensitivity along a band's path. */
 #define SENS_EVERY 64
 
-static void *work_rows(void *arg)
+static void set_nan(const kr_epma_setup *s, kr_mapq_band *b, size_t q)
 {
-    worker *wk = arg;
-    const kr_mapq_in *in = wk->in;
-    const map_const *mc = wk->mc;
-    kr_mapq_out *out = wk->out;
+    for (int i = 0; i < s->n; i++) {
+        if (b->mass_pct[i]) b->mass_pct[i][q] = NAN;
+        if (b->sigma_pct[i]) b->sigma_pct[i][q] = NAN;
+    }
+    if (b->iterations) b->iterations[q] = 0;
+}
+
+/* sigma_C_i^2 = sum_j (dC_i/dk_j sigma_k_j)^2 (first-order propagation, counting errors independent
+ * between elements); dC_i/dk_i = rho_i s_i/(z a f) at this pixel's matrix (k_pure = C z a f, k_pure =
+ * k_std s_i; matrix.h), dC_i/dk_j (j != i) from the reference */
+static double pixel_sigma(const kr_epma_ctx *ctx, const map_const *mc, const sensitivity *sv, const kr_epma_result *res,
+                          const double *sig_k, int i)
+{
+    const kr_epma_setup *s = kr_epma_ctx_setup(ctx);
+    double first = kr_epma_ctx_std_factor(ctx, i) / (res->z[i] * res->a[i] * res->f[i]);
+    double jii = first * (sv->valid ? sv->rho[i] : 1.0);
+    double var = jii * jii * sig_k[i] * sig_k[i];
+    for (int m = 0; m < s->n && sv->valid; m++) {
+        if (m == i || !mc->e[m].measured) continue;
+        var += sv->jac[i][m] * sv->jac[i][m] * sig_k[m] * sig_k[m];
+    }
+    return sqrt(var);
+}
+
+/* Quantify the rows of band b (serpentine path, each pixel warm-started from its neighbour). */
+static int quant_band(const kr_mapq_in *in, const map_const *mc, kr_mapq_band *b)
+{
     const kr_epma_setup *s = kr_epma_ctx_setup(in->ctx);
     kr_epma_work w; /* this thread's workspace */
     kr_epma_result res;
@@ -199,55 +214,59 @@ static void *work_rows(void *arg)
     size_t nx = in->nx, since_sens = SENS_EVERY;
     sensitivity sv;
     memset(&sv, 0, sizeof sv);
+    b->n_failed = b->n_outside = b->n_ok = 0;
+    b->iter_sum = 0;
     for (int i = 0; i < s->n; i++) k[i] = sig_k[i] = NAN;
-    for (size_t row = wk->row0; row < wk->row1; row++) {
-        int fwd = ((row - wk->row0) & 1) == 0; /* serpentine: each pixel follows its neighbour */
+    for (size_t r = 0; r < b->nrows; r++) {
+        size_t row = b->row0 + r;
+        int fwd = (r & 1) == 0; /* serpentine: each pixel follows its neighbour */
         for (size_t j = 0; j < nx; j++) {
-            size_t x = fwd ? j : nx - 1 - j, p = row * nx + x;
+            size_t x = fwd ? j : nx - 1 - j, p = row * nx + x, q = r * nx + x;
             for (int i = 0; i < s->n; i++) {
                 if (!mc->e[i].measured) continue;
                 double net, sig;
                 int rc = pixel_k(in, &mc->e[i], i, p, &net, &sig, &k[i]);
-                if (rc) {
-                    kr_err(rc, "pixel x %zu, y %zu, element Z=%d", x, row, s->el[i].z);
-                    kr_err_format(wk->err, sizeof wk->err);
-                    kr_err_clear();
-                    wk->rc = rc;
-                    return NULL;
-                }
+                if (rc) return kr_err(rc, "pixel x %zu, y %zu, element Z=%d", x, row, s->el[i].z);
                 sig_k[i] = sig * mc->e[i].inv_std;
+            }
+            if (in->min_total_frac > 0) {
+                double first_total;
+                int rc = kr_epma_first_order_total(in->ctx, k, &first_total);
+                if (rc) return kr_err(rc, "pixel x %zu, y %zu", x, row);
+                if (!(first_total >= in->min_total_frac)) { /* epoxy, hole: nothing of the analysed material */
+                    b->n_outside++;
+                    set_nan(s, b, q);
+                    continue;
+                }
             }
             /* warm start from the neighbour's solution, moved to this pixel's k-ratios by a first-order step
              * with the sensitivity dC/dk of the same solver (C = C_prev + J (k - k_prev)); without a
              * sensitivity yet, the neighbour's correction factors applied to this pixel's k */
             if (have_prev)
                 for (int i = 0; i < s->n; i++) {
-                    if (!mc->e[i].measured) {
-                        start[i] = prev[i];
-                    } else if (sv.valid) {
-                        start[i] = prev[i];
+                    start[i] = prev[i];
+                    if (!mc->e[i].measured) continue;
+                    if (sv.valid) {
                         for (int m = 0; m < s->n; m++)
                             if (mc->e[m].measured) start[i] += sv.jac[i][m] * (k[m] - prev_k[m]);
-                    } else {
-                        start[i] = prev_k[i] > 0 && k[i] > 0 ? prev[i] * (k[i] / prev_k[i]) : prev[i];
+                    } else if (prev_k[i] > 0 && k[i] > 0) {
+                        start[i] = prev[i] * (k[i] / prev_k[i]);
                     }
                 }
-            int rc = kr_epma_solve(in->ctx, k, have_prev ? start : NULL, &w, &res);
+            int rc = have_prev && sv.valid
+                         ? kr_epma_solve_jac(in->ctx, k, start, (const double(*)[KR_EPMA_MAX_EL])sv.jac, &w, &res)
+                         : kr_epma_solve(in->ctx, k, have_prev ? start : NULL, &w, &res);
             if (rc) {
                 kr_err_clear(); /* a pixel that does not converge is NaN, counted, not fatal */
-                wk->n_failed++;
-                if (out->iterations) out->iterations[p] = 0;
-                for (int i = 0; i < s->n; i++) {
-                    if (out->mass_pct[i]) out->mass_pct[i][p] = NAN;
-                    if (out->sigma_pct[i]) out->sigma_pct[i][p] = NAN;
-                }
+                b->n_failed++;
+                set_nan(s, b, q);
                 continue;
             }
-            wk->iter_sum += res.iterations;
-            wk->n_ok++;
-            if (out->iterations) out->iterations[p] = (unsigned char)(res.iterations < 255 ? res.iterations : 255);
+            b->iter_sum += res.iterations;
+            b->n_ok++;
+            if (b->iterations) b->iterations[q] = (unsigned char)(res.iterations < 255 ? res.iterations : 255);
             for (int i = 0; i < s->n; i++)
-                if (out->mass_pct[i]) out->mass_pct[i][p] = (float)(100.0 * res.mass_frac[i]);
+                if (b->mass_pct[i]) b->mass_pct[i][q] = (float)(100.0 * res.mass_frac[i]);
             double move = 0;
             for (int i = 0; i < s->n && sv.valid; i++)
                 if (mc->e[i].measured) move += fabs(res.mass_frac[i] - sv.c_ref[i]);
@@ -256,29 +275,190 @@ static void *work_rows(void *arg)
                 since_sens = 0;
             }
             for (int i = 0; i < s->n; i++) {
-                if (out->sigma_pct[i]) {
-                    /* sigma_C_i^2 = sum_j (dC_i/dk_j sigma_k_j)^2 (first-order propagation, counting errors
-                     * independent between elements); dC_i/dk_i = rho_i s_i/(z a f) at this pixel's matrix
-                     * (k_pure = C z a f, k_pure = k_std s_i; matrix.h), dC_i/dk_j (j != i) from the reference */
-                    double first = kr_epma_ctx_std_factor(in->ctx, i) / (res.z[i] * res.a[i] * res.f[i]);
-                    double jii = first * (sv.valid ? sv.rho[i] : 1.0);
-                    double var = jii * jii * sig_k[i] * sig_k[i];
-                    if (sv.valid && 1)
-                        for (int m = 0; m < s->n; m++) {
-                            if (m == i || !mc->e[m].measured) continue;
-                            double jim = sv.jac[i][m];
-                            var += jim * jim * sig_k[m] * sig_k[m];
-                        }
-                    out->sigma_pct[i][p] = (float)(100.0 * sqrt(var));
-                }
+                if (b->sigma_pct[i]) b->sigma_pct[i][q] = (float)(100.0 * pixel_sigma(in->ctx, mc, &sv, &res, sig_k, i));
                 prev[i] = res.mass_frac[i];
                 prev_k[i] = k[i];
             }
             have_prev = 1;
         }
     }
+    return KR_OK;
+}
+
+size_t kr_mapq_nbands(size_t ny, size_t band_rows) { return band_rows ? (ny + band_rows - 1) / band_rows : 0; }
+
+/* The shared state of a streamed run: bands are handed out in order; the calling thread commits them
+ * in order; a thread waits when it is `ahead` bands beyond the last commit. */
+typedef struct {
+    const kr_mapq_in *in;
+    const map_const *mc;
+    const kr_mapq_sink *sink;
+    size_t band_rows, nbands, ahead;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    size_t next_band, next_commit;
+    unsigned char *ready; /* per band: computed and handed to the sink */
+    int rc;               /* first failure (stops everybody) */
+    char err[512];
+    size_t n_failed, n_outside, n_ok;
+    double iter_sum;
+} stream_state;
+
+typedef struct {
+    stream_state *st;
+    int thread;
+    kr_mapq_band band; /* this thread's band buffers */
+} stream_worker;
+
+static void stream_fail(stream_state *st, int rc)
+{
+    if (!st->rc) {
+        st->rc = rc;
+        kr_err_format(st->err, sizeof st->err);
+    }
+    kr_err_clear();
+    pthread_cond_broadcast(&st->cv);
+}
+
+static void *stream_loop(void *arg)
+{
+    stream_worker *wk = arg;
+    stream_state *st = wk->st;
+    const int committer = wk->thread == 0;
+    pthread_mutex_lock(&st->mu);
+    while (!st->rc) {
+        if (committer && st->next_commit < st->nbands && st->ready[st->next_commit]) {
+            size_t b = st->next_commit;
+            pthread_mutex_unlock(&st->mu);
+            int rc = st->sink->commit ? st->sink->commit(st->sink->user, b) : KR_OK;
+            pthread_mutex_lock(&st->mu);
+            if (rc) stream_fail(st, rc);
+            st->next_commit++;
+            pthread_cond_broadcast(&st->cv);
+            continue;
+        }
+        if (st->next_band < st->nbands && st->next_band < st->next_commit + st->ahead) {
+            kr_mapq_band *bd = &wk->band;
+            bd->index = st->next_band++;
+            bd->row0 = bd->index * st->band_rows;
+            bd->nrows = st->in->ny - bd->row0 < st->band_rows ? st->in->ny - bd->row0 : st->band_rows;
+            pthread_mutex_unlock(&st->mu);
+            int rc = quant_band(st->in, st->mc, bd);
+            if (!rc && st->sink->done) rc = st->sink->done(st->sink->user, bd, wk->thread);
+            if (rc) kr_err(rc, "map rows %zu-%zu", bd->row0, bd->row0 + bd->nrows - 1);
+            pthread_mutex_lock(&st->mu);
+            if (rc) {
+                stream_fail(st, rc);
+                break;
+            }
+            st->ready[bd->index] = 1;
+            st->n_failed += bd->n_failed;
+            st->n_outside += bd->n_outside;
+            st->n_ok += bd->n_ok;
+            st->iter_sum += bd->iter_sum;
+            pthread_cond_broadcast(&st->cv);
+            continue;
+        }
+        if (st->next_band >= st->nbands && (!committer || st->next_commit >= st->nbands)) break;
+        pthread_cond_wait(&st->cv, &st->mu);
+    }
+    pthread_mutex_unlock(&st->mu);
     return NULL;
 }
+
+static void band_free(kr_mapq_band *b)
+{
+    for (int i = 0; i < KR_EPMA_MAX_EL; i++) {
+        free(b->mass_pct[i]);
+        free(b->sigma_pct[i]);
+    }
+    free(b->iterations);
+    memset(b, 0, sizeof *b);
+}
+
+static int band_alloc(const kr_mapq_in *in, size_t band_rows, kr_mapq_band *b)
+{
+    const kr_epma_setup *s = kr_epma_ctx_setup(in->ctx);
+    size_t n = band_rows * in->nx;
+    memset(b, 0, sizeof *b);
+    b->nx = in->nx;
+    for (int i = 0; i < s->n; i++) {
+        kr_epma_role r = s->el[i].role;
+        if (r == KR_EPMA_FIXED) continue;
+        if (!(b->mass_pct[i] = malloc(sizeof(float) * n))) return kr_err(KR_ENOMEM, "out of memory");
+        if (r == KR_EPMA_MEASURED && !(b->sigma_pct[i] = malloc(sizeof(float) * n)))
+            return kr_err(KR_ENOMEM, "out of memory");
+    }
+    if (in->want_iterations && !(b->iterations = malloc(n))) return kr_err(KR_ENOMEM, "out of memory");
+    return KR_OK;
+}
+
+int kr_mapq_stream(const kr_mapq_in *in, size_t band_rows, const kr_mapq_sink *sink, kr_mapq_stats *stats)
+{
+    memset(stats, 0, sizeof *stats);
+    map_const mc;
+    int rc = make_consts(in, &mc);
+    if (rc) return rc;
+    if (in->nx == 0 || in->ny == 0) return kr_err(KR_EINPUT, "map has no pixels");
+    if (band_rows == 0) return kr_err(KR_EINPUT, "map bands of 0 rows");
+    int nt = in->nthreads < 1 ? 1 : in->nthreads > 16 ? 16 : in->nthreads;
+    stream_state st;
+    memset(&st, 0, sizeof st);
+    st.in = in;
+    st.mc = &mc;
+    st.sink = sink;
+    st.band_rows = band_rows;
+    st.nbands = kr_mapq_nbands(in->ny, band_rows);
+    st.ahead = sink->ahead ? sink->ahead : (size_t)nt + 1;
+    if ((size_t)nt > st.nbands) nt = (int)st.nbands;
+    stream_worker wk[16];
+    pthread_t th[16];
+    int started[16] = {0};
+    memset(wk, 0, sizeof wk);
+    if (!(st.ready = calloc(st.nbands, 1))) return kr_err(KR_ENOMEM, "out of memory");
+    for (int t = 0; t < nt && !rc; t++) {
+        wk[t].st = &st;
+        wk[t].thread = t;
+        rc = band_alloc(in, band_rows, &wk[t].band);
+    }
+    if (rc) goto cleanup;
+    pthread_mutex_init(&st.mu, NULL);
+    pthread_cond_init(&st.cv, NULL);
+    for (int t = 1; t < nt; t++) started[t] = pthread_create(&th[t], NULL, stream_loop, &wk[t]) == 0;
+    stream_loop(&wk[0]); /* the calling thread computes and commits; a thread that did not start is not needed */
+    for (int t = 1; t < nt; t++)
+        if (started[t]) pthread_join(th[t], NULL);
+    pthread_cond_destroy(&st.cv);
+    pthread_mutex_destroy(&st.mu);
+    if (st.rc) {
+        rc = kr_err(st.rc, "%s", st.err);
+        goto cleanup;
+    }
+    stats->n_failed = st.n_failed;
+    stats->n_outside = st.n_outside;
+    stats->mean_iterations = st.n_ok ? st.iter_sum / (double)st.n_ok : NAN;
+cleanup:
+    for (int t = 0; t < 16; t++) band_free(&wk[t].band);
+    free(st.ready);
+    return rc;
+}
+
+/* kr_mapq_run: the streamed bands copied into whole-map arrays. */
+static int copy_band(void *user, const kr_mapq_band *b, int thread)
+{
+    kr_mapq_out *out = user;
+    size_t off = b->row0 * b->nx, n = b->nrows * b->nx;
+    (void)thread;
+    for (int i = 0; i < out->n; i++) {
+        if (out->mass_pct[i]) memcpy(out->mass_pct[i] + off, b->mass_pct[i], sizeof(float) * n);
+        if (out->sigma_pct[i]) memcpy(out->sigma_pct[i] + off, b->sigma_pct[i], sizeof(float) * n);
+    }
+    if (out->iterations) memcpy(out->iterations + off, b->iterations, n);
+    return KR_OK;
+}
+
+/* Rows per band of kr_mapq_run (whole-map arrays: any size works; this keeps warm starts long). */
+#define RUN_BAND_ROWS 32
 
 void kr_mapq_out_free(kr_mapq_out *out)
 {
@@ -295,9 +475,6 @@ void kr_mapq_out_free(kr_mapq_out *out)
 int kr_mapq_run(const kr_mapq_in *in, kr_mapq_out *out)
 {
     memset(out, 0, sizeof *out);
-    map_const mc;
-    int rc = make_consts(in, &mc);
-    if (rc) return rc;
     const kr_epma_setup *s = kr_epma_ctx_setup(in->ctx);
     size_t npx = in->nx * in->ny;
     out->nx = in->nx;
@@ -311,35 +488,12 @@ int kr_mapq_run(const kr_mapq_in *in, kr_mapq_out *out)
         if (r == KR_EPMA_MEASURED && !(out->sigma_pct[i] = malloc(sizeof(float) * npx))) goto nomem;
     }
     if (in->want_iterations && !(out->iterations = malloc(npx))) goto nomem;
-    int nt = in->nthreads < 1 ? 1 : in->nthreads;
-    if ((size_t)nt > in->ny) nt = (int)in->ny;
-    if (nt > 16) nt = 16;
-    worker wk[16];
-    pthread_t th[16];
-    int started[16] = {0};
-    for (int t = 0; t < nt; t++) {
-        memset(&wk[t], 0, sizeof wk[t]);
-        wk[t].in = in;
-        wk[t].mc = &mc;
-        wk[t].out = out;
-        wk[t].row0 = in->ny * (size_t)t / (size_t)nt;
-        wk[t].row1 = in->ny * (size_t)(t + 1) / (size_t)nt;
-    }
-    for (int t = 1; t < nt; t++) started[t] = pthread_create(&th[t], NULL, work_rows, &wk[t]) == 0;
-    work_rows(&wk[0]);
-    for (int t = 1; t < nt; t++) {
-        if (started[t]) pthread_join(th[t], NULL);
-        else work_rows(&wk[t]); /* could not start a thread: do its share here */
-    }
-    double iters = 0;
-    size_t nok = 0;
-    for (int t = 0; t < nt; t++) {
-        if (wk[t].rc && !rc) rc = kr_err(wk[t].rc, "%s", wk[t].err);
-        out->n_failed += wk[t].n_failed;
-        iters += wk[t].iter_sum;
-        nok += wk[t].n_ok;
-    }
-    out->mean_iterations = nok ? iters / (double)nok : NAN;
+    kr_mapq_sink sink = {out, copy_band, NULL, 0};
+    kr_mapq_stats st;
+    int rc = kr_mapq_stream(in, RUN_BAND_ROWS, &sink, &st);
+    out->n_failed = st.n_failed;
+    out->n_outside = st.n_outside;
+    out->mean_iterations = st.mean_iterations;
     return rc;
 nomem:
     return kr_err(KR_ENOMEM, "out of memory for a %zu x %zu map", in->nx, in->ny);
@@ -352,7 +506,7 @@ int kr_mapq_calibrate(kr_mapq_in *in, int i, const kr_map_spot *spots, size_t ns
     if (i < 0 || i >= s->n || s->el[i].role != KR_EPMA_MEASURED)
         return kr_err(KR_EINPUT, "calibration: element %d is not a mapped element", i);
     kr_mapq_elem *m = &in->el[i];
-    if (!m->counts) return kr_err(KR_EINPUT, "calibration: element %d has no count map", i);
+    if (!m->counts && !m->counts_u16) return kr_err(KR_EINPUT, "calibration: element %d has no count map", i);
     if (nspots < (size_t)(fit_slope ? 2 : 1))
         return kr_err(KR_EINPUT, "calibration line of element Z=%d needs at least %d spot analyses inside the map, found %zu",
                       s->el[i].z, fit_slope ? 2 : 1, nspots);
@@ -387,7 +541,7 @@ int kr_mapq_calibrate(kr_mapq_in *in, int i, const kr_map_spot *spots, size_t ns
                 if (x < 0 || y < 0 || x >= (long)in->nx || y >= (long)in->ny) continue;
                 if (rad > 0 && (x - sp->x_px) * (x - sp->x_px) + (y - sp->y_px) * (y - sp->y_px) > rad * rad + 1e-9) continue;
                 double r, d;
-                if ((rc = rate_dt(m->counts[(size_t)y * in->nx + (size_t)x], 1000.0 / in->dwell_ms, m->dead_time_us,
+                if ((rc = rate_dt(plane_at(m->counts, m->counts_u16, (size_t)y * in->nx + (size_t)x), 1000.0 / in->dwell_ms, m->dead_time_us,
                                   m->dt_form, &r, &d))) {
                     kr_err(rc, "calibration spot %zu", q + 1);
                     goto cleanup;

@@ -14,6 +14,7 @@
 #include "matrix.h"
 
 #include <stddef.h>
+#include <stdint.h>
 
 typedef enum {
     KR_MAPBG_CONST = 0, /* bg_cps_na under the peak for every pixel */
@@ -32,6 +33,8 @@ typedef struct {
     double bg_dwell_ms;               /* MAPS: dwell of the off-peak maps, ms */
     double off_minus_mm, off_plus_mm; /* MAPS: background offsets from the peak, mm */
     double std_cps_na;                /* net intensity of the standard, cps/nA */
+    /* the same maps held as exact 16-bit counts (set instead of the float pointers above) */
+    const uint16_t *counts_u16, *bg_minus_u16, *bg_plus_u16;
 } kr_mapq_elem;
 
 typedef struct {
@@ -42,6 +45,10 @@ typedef struct {
     kr_mapq_elem el[KR_EPMA_MAX_EL];  /* indexed like the setup; only MEASURED entries are used */
     int nthreads;                     /* 1 or 2 (more allowed) */
     int want_iterations;              /* 1: fill kr_mapq_out.iterations */
+    /* a pixel whose analytical total before correction (kr_epma_first_order_total) is below this mass
+     * fraction holds none of the analysed material (epoxy, a hole, a crack): it is not corrected, its
+     * results are NaN and it is counted as outside. 0: every pixel is corrected. */
+    double min_total_frac;
 } kr_mapq_in;
 
 /* Per-pixel results, float (ny*nx each) to keep a map's memory near the raw data's.
@@ -54,6 +61,7 @@ typedef struct {
     float *sigma_pct[KR_EPMA_MAX_EL];
     unsigned char *iterations; /* per pixel, when asked for (capped at 255; 0 = failed) */
     size_t n_failed;        /* pixels where the correction did not converge */
+    size_t n_outside;       /* pixels below min_total_frac (NaN, not corrected) */
     double mean_iterations; /* over converged pixels */
 } kr_mapq_out;
 
@@ -62,6 +70,35 @@ typedef struct {
  * does not converge is NaN and counted in n_failed, not an error. */
 int kr_mapq_run(const kr_mapq_in *in, kr_mapq_out *out);
 void kr_mapq_out_free(kr_mapq_out *out);
+
+/* Streaming: the map in bands of band_rows rows. Each band starts afresh (its first pixel from k, then
+ * each pixel from its neighbour's solution), so results do not depend on the number of threads. */
+typedef struct {
+    size_t index, row0, nrows, nx;
+    float *mass_pct[KR_EPMA_MAX_EL];  /* nrows*nx each, as in kr_mapq_out */
+    float *sigma_pct[KR_EPMA_MAX_EL];
+    unsigned char *iterations;        /* when want_iterations */
+    size_t n_failed, n_outside, n_ok;
+    double iter_sum;
+} kr_mapq_band;
+typedef struct {
+    void *user;
+    /* in the thread that computed band b, right after it (bands of different threads run at once);
+     * `thread` is 0..nthreads-1 (per-thread scratch). A non-zero status stops the run. */
+    int (*done)(void *user, const kr_mapq_band *b, int thread);
+    /* on the calling thread, in band order 0, 1, 2, ... (e.g. writing); at most `ahead` bands are
+     * computed beyond the last committed one. NULL: nothing to commit. */
+    int (*commit)(void *user, size_t band_index);
+    size_t ahead;
+} kr_mapq_sink;
+typedef struct {
+    size_t n_failed, n_outside;
+    double mean_iterations; /* over converged pixels */
+} kr_mapq_stats;
+/* Number of bands of a map. */
+size_t kr_mapq_nbands(size_t ny, size_t band_rows);
+/* Quantify every pixel band by band into the sink. Fails like kr_mapq_run, or with the sink's status. */
+int kr_mapq_stream(const kr_mapq_in *in, size_t band_rows, const kr_mapq_sink *sink, kr_mapq_stats *stats);
 
 /* The per-pixel arithmetic of kr_mapq_run for one pixel (exposed for tests): net cps/nA, its sigma and
  * the k-ratio against the standard of element i at pixel p. */

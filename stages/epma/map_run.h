@@ -56,6 +56,9 @@
     {"epma.maps.max_iter", KR_PT_INT, "100", "", 1, 1000, NULL,                                                  \
      "iterations per pixel before the pixel is marked failed (NaN)"},                                             \
     {"epma.maps.takeoff_deg", KR_PT_DOUBLE, "40", "deg", 1, 90, NULL, "spectrometer take-off angle (JXA: 40)"},  \
+    {"epma.maps.min_total_wt", KR_PT_DOUBLE, "10", "wt%", 0, 100, NULL,                                           \
+     "pixels whose total before matrix correction (k-ratios, fixed composition, O) is below this hold no "    \
+     "analysed material (epoxy, holes): NaN, counted as outside_pixels; 0 corrects every pixel"},                                    \
     {"epma.maps.threads", KR_PT_INT, "2", "", 1, 16, NULL,                                                       \
      "threads sharing the map's rows (each with its own workspace)"},                                             \
     {"epma.maps.dead_time", KR_PT_CHOICE, "nonparalyzable", "", 1, 0, "nonparalyzable|logarithmic",             \
@@ -74,6 +77,7 @@ typedef struct {
     int max_iter;
     double takeoff_deg;
     int threads;
+    double min_total_wt;
     kr_deadtime_form dt_form;
     int png;
 } kr_maps_opts;
@@ -140,18 +144,19 @@ int kr_map_job_from_node(const kr_node *item, const char *base_dir, kr_map_job *
 
 /* What a map run did (for the log and the tests). */
 typedef struct {
-    size_t nx, ny, n_failed;
+    size_t nx, ny, n_failed, n_outside;
     double mean_iterations;
     double read_s;           /* wall time: .cnd, setup and count maps */
-    double quant_s;          /* wall time of the per-pixel quantification */
-    double write_s;          /* wall time of the product groups (0 without a product) */
-    double stats_s;          /* wall time of PNGs, masks and region statistics */
+    double quant_s;          /* wall time of the streamed pass: per-pixel quantification, masks, encoding and
+                              * writing of every map chunk (they overlap) */
+    double write_s;          /* wall time of creating and closing the map datasets (0 without a product) */
+    double stats_s;          /* wall time of PNGs and region statistics (from the maps read back) */
     size_t raw_bytes;        /* size of the map data files read */
-    size_t heap_bytes;       /* the largest working set this module held at once (its own arrays) */
 } kr_map_summary;
 
 /* Quantify one map and (product non-NULL) write /epma/maps/<name>/ and its region rows (appended to
- * *rows / *nrows, caller frees *rows); PNGs into png_dir when non-NULL and opts->png. */
+ * *rows / *nrows, caller frees *rows); PNGs into png_dir when non-NULL and opts->png. Without a product
+ * only the quantification and the masks run (benchmarks). map_job.c. */
 int kr_map_job_run(const kr_map_job *job, const kr_atomic *at, const kr_maps_opts *opts, const char *png_dir,
                    kr_product *out, kr_map_region_row **rows, size_t *nrows, kr_map_summary *summary);
 

@@ -916,12 +916,52 @@ static int iterate(const kr_epma_ctx *ctx, const double *kp, const double *c0, i
     return 0;
 }
 
-int kr_epma_solve(const kr_epma_ctx *ctx, const double *k, const double *c_start, kr_epma_work *w,
-                  kr_epma_result *out)
+/* One quasi-Newton run: C' = C + J (k - k_model(C)) with the given dC/dk (Dennis & Schnabel 1996, §8.1,
+ * a fixed-Jacobian Newton iteration); same stopping rule as iterate(). Returns iterations used (> 0),
+ * 0 if not converged within max_iter, negative status on a numeric failure. */
+static int iterate_jac(const kr_epma_ctx *ctx, const double *kp, const double *c0, const double (*jac)[KR_EPMA_MAX_EL],
+                       int max_iter, kr_epma_work *w)
 {
     const int n = ctx->s.n;
-    double kp[KR_EPMA_MAX_EL], c0[KR_EPMA_MAX_EL];
-    for (int i = 0; i < n; i++) {
+    const kr_epma_elem *el = ctx->s.el;
+    double r[KR_EPMA_MAX_EL];
+    memcpy(w->c, c0, sizeof(double) * (size_t)n);
+    fill_dependent(ctx, w->c);
+    for (int it = 1; it <= max_iter; it++) {
+        int rc = eval_all(ctx, w->c, w);
+        if (rc) return -rc;
+        for (int j = 0; j < n; j++) {
+            if (el[j].role != KR_EPMA_MEASURED) continue;
+            const double zaf = w->zaf[j][0] * w->zaf[j][1] * w->zaf[j][2];
+            w->g[j] = kp[j] / zaf;                                  /* C = k / (z a f) */
+            r[j] = (kp[j] - w->c[j] * zaf) / ctx->std_factor[j]; /* residual in k against the standard */
+        }
+        int done = 1;
+        for (int i = 0; i < n; i++) {
+            if (el[i].role != KR_EPMA_MEASURED) continue;
+            double step = 0;
+            for (int j = 0; j < n; j++)
+                if (el[j].role == KR_EPMA_MEASURED) step += jac[i][j] * r[j];
+            const double x = w->c[i], xn = x + step;
+            if (!isfinite(xn)) return 0;
+            const double scale = fabs(xn) > 1e-6 ? fabs(xn) : 1e-6;
+            if (fabs(xn - x) > ctx->s.tol_rel * scale || fabs(w->g[i] - x) > ctx->s.tol_rel * scale) done = 0;
+            w->c[i] = xn;
+        }
+        if (done) /* report C = k/(z a f) with the factors just evaluated, as kr_epma_solve does */
+            for (int i = 0; i < n; i++)
+                if (el[i].role == KR_EPMA_MEASURED) w->c[i] = w->g[i];
+        fill_dependent(ctx, w->c);
+        if (done) return it;
+    }
+    return 0;
+}
+
+/* Starting composition of a solve: measured from c_start (or k vs pure), fixed from the setup, 0 otherwise;
+ * kp = k against the pure element. */
+static int solve_start(const kr_epma_ctx *ctx, const double *k, const double *c_start, double *kp, double *c0)
+{
+    for (int i = 0; i < ctx->s.n; i++) {
         const kr_epma_elem *e = &ctx->s.el[i];
         kp[i] = NAN;
         if (e->role == KR_EPMA_MEASURED) {
@@ -935,6 +975,46 @@ int kr_epma_solve(const kr_epma_ctx *ctx, const double *k, const double *c_start
             c0[i] = 0;
         }
     }
+    return KR_OK;
+}
+
+int kr_epma_first_order_total(const kr_epma_ctx *ctx, const double *k, double *total)
+{
+    double kp[KR_EPMA_MAX_EL], c0[KR_EPMA_MAX_EL];
+    int rc = solve_start(ctx, k, NULL, kp, c0);
+    if (rc) return rc;
+    fill_dependent(ctx, c0);
+    double t = 0;
+    for (int i = 0; i < ctx->s.n; i++) t += c0[i];
+    *total = t;
+    return KR_OK;
+}
+
+/* Iterations of the quasi-Newton run before kr_epma_solve_jac falls back to kr_epma_solve. */
+#define JAC_MAX_ITER 8
+
+int kr_epma_solve_jac(const kr_epma_ctx *ctx, const double *k, const double *c_start,
+                      const double (*jac)[KR_EPMA_MAX_EL], kr_epma_work *w, kr_epma_result *out)
+{
+    double kp[KR_EPMA_MAX_EL], c0[KR_EPMA_MAX_EL];
+    int rc = solve_start(ctx, k, c_start, kp, c0);
+    if (rc) return rc;
+    int its = iterate_jac(ctx, kp, c0, jac, JAC_MAX_ITER, w);
+    if (its <= 0) { /* the sensitivity does not fit this composition: the general solver decides */
+        rc = kr_epma_solve(ctx, k, c_start, w, out);
+        if (!rc) out->iterations += JAC_MAX_ITER;
+        return rc;
+    }
+    fill_result(ctx, w->c, kp, w, its, out);
+    return KR_OK;
+}
+
+int kr_epma_solve(const kr_epma_ctx *ctx, const double *k, const double *c_start, kr_epma_work *w,
+                  kr_epma_result *out)
+{
+    double kp[KR_EPMA_MAX_EL], c0[KR_EPMA_MAX_EL];
+    int rc = solve_start(ctx, k, c_start, kp, c0);
+    if (rc) return rc;
     int its = iterate(ctx, kp, c0, 1, w);
     int total = its > 0 ? its : ctx->s.max_iter;
     if (its <= 0) { /* fallback: simple iteration from the start */

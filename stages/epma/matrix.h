@@ -134,6 +134,15 @@ typedef struct {
 int kr_epma_solve(const kr_epma_ctx *ctx, const double *k, const double *c_start, kr_epma_work *w,
                   kr_epma_result *out);
 
+/* The same solution by a fixed-Jacobian Newton iteration, for many analyses of similar composition (map
+ * pixels): C' = C + J (k - k_model(C)) with jac[i][j] = dC_i/dk_j (k against the standards) of a nearby
+ * composition, e.g. from finite differences of kr_epma_solve. Same stopping rule and reported values as
+ * kr_epma_solve; when it does not converge in a few steps it falls back to kr_epma_solve. */
+int kr_epma_solve_jac(const kr_epma_ctx *ctx, const double *k, const double *c_start,
+                      const double (*jac)[KR_EPMA_MAX_EL], kr_epma_work *w, kr_epma_result *out);
+/* Analytical total (mass fraction) before any matrix correction: measured elements at C = k against
+ * the pure element, fixed ones as given, O and the difference element from them. */
+int kr_epma_first_order_total(const kr_epma_ctx *ctx, const double *k, double *total);
 /* Forward: composition (mass fractions of every element of the setup, O and difference elements
  * included; need not sum to 1) -> k-ratios of the measured elements against the pure element (k_pure)
  * and against their standards (k_std). Either output may be NULL; entries of unmeasured elements are
