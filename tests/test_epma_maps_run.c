@@ -105,7 +105,7 @@ static int run_yaml(const char *dir, const char *yaml, const char *h5)
     if (rc) return rc;
     kr_product *prod = NULL;
     if ((rc = kr_product_open(h5, &prod))) goto cleanup;
-    rc = kr_epma_maps_run(cfg, kr_config_node(cfg, "epma.maps.inputs"), png, prod);
+    rc = kr_epma_maps_run(cfg, kr_config_node(cfg, "epma.maps.inputs"), png, NULL, 0, prod);
     if (rc) kr_product_abort(prod);
     else rc = kr_product_commit(prod);
 cleanup:
@@ -315,7 +315,7 @@ static void test_sample_run_map(void)
     int rc = kr_config_load_string(cfgname, yaml, n, &table, 1, NULL, 0, &cfg);
     if (!rc) rc = kr_product_open(h5, &prod);
     if (!rc) {
-        rc = kr_epma_maps_run(cfg, kr_config_node(cfg, "epma.maps.inputs"), NULL, prod);
+        rc = kr_epma_maps_run(cfg, kr_config_node(cfg, "epma.maps.inputs"), NULL, NULL, 0, prod);
         rc = rc ? (kr_product_abort(prod), rc) : kr_product_commit(prod);
     }
     if (rc) kr_err_print(stdout);

@@ -290,6 +290,36 @@ static int band_commit(void *user, size_t index)
 
 /* ---------------------------------------------------------------- setup */
 
+/* fixed_from: every oxide of the sample's EPMA point mean whose element is neither mapped nor fixed in
+ * the config becomes a fixed element (the bead's own composition as the matrix of a partial map). */
+static int add_fixed_from(const kr_map_job *job, const kr_atomic *at, const kr_maps_opts *opts, double kv,
+                          kr_epma_setup *setup)
+{
+    int found = 0;
+    for (size_t r = 0; r < opts->npoint_means; r++) {
+        const kr_epma_sample_row *m = &opts->point_means[r];
+        if (strcmp(m->sample_id, job->fixed_from) || !strcmp(m->component, "Total")) continue;
+        found = 1;
+        kr_map_species sp;
+        snprintf(sp.species, sizeof sp.species, "%s", m->component);
+        sp.wt_pct = m->mean_wt;
+        int z, ox;
+        double c;
+        int rc = species_to_element(at, &sp, &z, &c, &ox);
+        if (rc) return kr_err(rc, "map %s: fixed_from %s: component %s", job->name, job->fixed_from, m->component);
+        if (setup_index(setup, z) >= 0 || (z == 8 && job->oxygen_stoich)) continue; /* mapped, or given */
+        if (!(c > 0)) continue;
+        int idx = kr_epma_setup_add(setup, at, at->symbol[z], KR_EPMA_FIXED, KR_LINE_KA, kv, opts->takeoff_deg, NULL);
+        if (idx < 0) return kr_err(KR_EINPUT, "map %s: fixed_from %s: %s", job->name, job->fixed_from, m->component);
+        setup->el[idx].fixed_mass_frac = c;
+        if (ox && (rc = kr_epma_setup_set_oxide(setup, at, idx, m->component))) return rc;
+    }
+    if (!found)
+        return kr_err(KR_EINPUT, "map %s (%s): fixed_from %s: no EPMA point analyses of sample %s in this run", job->name,
+                      job->where, job->fixed_from, job->fixed_from);
+    return KR_OK;
+}
+
 /* The matrix-correction setup of a job: mapped elements (jel: setup index -> job element, -1), fixed
  * ones, stoichiometric O. */
 static int build_setup(const kr_map_job *job, const kr_atomic *at, const kr_maps_opts *opts, double kv,
@@ -327,6 +357,7 @@ static int build_setup(const kr_map_job *job, const kr_atomic *at, const kr_maps
         setup->el[idx].fixed_mass_frac = c;
         if (ox && (rc = kr_epma_setup_set_oxide(setup, at, idx, job->fixed[f].species))) return rc;
     }
+    if (job->fixed_from[0] && (rc = add_fixed_from(job, at, opts, kv, setup))) return rc;
     if (job->oxygen_stoich && kr_epma_setup_add(setup, at, "O", KR_EPMA_STOICH_O, KR_LINE_KA, kv, opts->takeoff_deg, NULL) < 0)
         return kr_err(KR_EINPUT, "map %s: oxygen", job->name);
     return KR_OK;

@@ -175,7 +175,7 @@ static int job_elem_from_node(const kr_node *n, const char *base, kr_map_job_ele
 
 int kr_map_job_from_node(const kr_node *n, const char *base, kr_map_job *job)
 {
-    static const char *const KEYS[] = {"name", "cnd", "current_na", "kv", "oxygen", "fixed", "elements",
+    static const char *const KEYS[] = {"name", "cnd", "current_na", "kv", "oxygen", "fixed", "fixed_from", "elements",
                                        "spots", "regions", "png", NULL};
     memset(job, 0, sizeof *job);
     job->current_na = job->kv = NAN;
@@ -200,6 +200,8 @@ int kr_map_job_from_node(const kr_node *n, const char *base, kr_map_job *job)
         else return node_err(v, "oxygen: expected \"stoichiometry\" or \"none\", found \"%s\"%s", s ? s : "", "");
     }
     if ((v = kr_node_get(n, "fixed")) && (rc = get_species(v, "fixed", job->fixed, &job->nfixed))) return rc;
+    if ((v = kr_node_get(n, "fixed_from")) && (rc = get_str(v, "fixed_from", job->fixed_from, sizeof job->fixed_from)))
+        return rc;
     const kr_node *els = kr_node_get(n, "elements");
     if (!els || kr_node_kind_of(els) != KR_NODE_SEQ || kr_node_len(els) == 0)
         return node_err(els ? els : n, "map %s: \"elements\" must be a non-empty list%s", job->name, "");
@@ -257,7 +259,8 @@ int kr_map_job_from_node(const kr_node *n, const char *base, kr_map_job *job)
     return KR_OK;
 }
 
-int kr_epma_maps_run(const kr_config *cfg, const kr_node *inputs, const char *png_dir, kr_product *out)
+int kr_epma_maps_run(const kr_config *cfg, const kr_node *inputs, const char *png_dir,
+                     const kr_epma_sample_row *point_means, size_t nmeans, kr_product *out)
 {
     if (!inputs || kr_node_len(inputs) == 0) return KR_OK;
     if (kr_node_kind_of(inputs) != KR_NODE_SEQ)
@@ -265,6 +268,8 @@ int kr_epma_maps_run(const kr_config *cfg, const kr_node *inputs, const char *pn
     kr_maps_opts opts;
     int rc = kr_maps_opts_from_config(cfg, &opts);
     if (rc) return rc;
+    opts.point_means = point_means;
+    opts.npoint_means = nmeans;
     kr_atomic *at = malloc(sizeof *at);
     kr_map_job *job = malloc(sizeof *job);
     kr_map_region_row *rows = NULL;

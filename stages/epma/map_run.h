@@ -13,6 +13,8 @@
  *           kv: 15                             # optional, overrides the .cnd accelerating voltage
  *           oxygen: stoichiometry              # or "none"
  *           fixed: {SiO2: 45.1, FeO: 21.0}     # unmapped elements, oxide or element wt%
+ *           fixed_from: G107                   # ...or every other oxide from this run's EPMA point mean of a
+ *                                              # sample (/epma/samples); `fixed` entries take precedence
  *           elements:
  *             - element: Ti
  *               line: Ka                       # default Ka
@@ -37,6 +39,7 @@
 #include "config.h"
 #include "map_quant.h"
 #include "map_stats.h"
+#include "points.h"
 #include "product.h"
 
 #include <stddef.h>
@@ -80,6 +83,9 @@ typedef struct {
     double min_total_wt;
     kr_deadtime_form dt_form;
     int png;
+    /* this run's /epma/samples rows (the EPMA point means), for a map's fixed_from; borrowed, may be NULL */
+    const kr_epma_sample_row *point_means;
+    size_t npoint_means;
 } kr_maps_opts;
 
 /* Defaults of the table above. */
@@ -129,6 +135,7 @@ typedef struct {
     kr_map_job_elem el[KR_EPMA_MAX_EL];
     int nfixed;
     kr_map_species fixed[KR_EPMA_MAX_EL];
+    char fixed_from[48]; /* sample id: unmapped, unlisted oxides from this run's EPMA point mean ("" none) */
     int nspots;
     kr_map_job_spot spots[KR_MAP_MAX_SPOTS];
     int nrules;
@@ -163,6 +170,7 @@ int kr_map_job_run(const kr_map_job *job, const kr_atomic *at, const kr_maps_opt
 /* The EPMA stage's entry point: every map of `inputs` (the epma.maps.inputs node; NULL or empty: nothing
  * to do), then the /epma/map_regions table. png_dir: folder for the PNGs; NULL: epma.maps.png_dir when
  * set (relative to run.yaml), else <product stem>_png/ beside the product. */
-int kr_epma_maps_run(const kr_config *cfg, const kr_node *inputs, const char *png_dir, kr_product *out);
+int kr_epma_maps_run(const kr_config *cfg, const kr_node *inputs, const char *png_dir,
+                     const kr_epma_sample_row *point_means, size_t nmeans, kr_product *out);
 
 #endif

@@ -236,7 +236,7 @@ int kr_epma_run(const kr_config *cfg, kr_run_ctx *ctx, kr_product *out)
             }
         }
     }
-    if (maps && (rc = kr_epma_maps_run(cfg, maps, NULL, out))) goto cleanup;
+    if (maps && (rc = kr_epma_maps_run(cfg, maps, NULL, res.samples, res.nsamples, out))) goto cleanup;
 cleanup:
     for (size_t i = 0; paths && i < npaths; i++) free(paths[i]);
     free(paths);
