@@ -2,6 +2,8 @@
 #include "commands.h"
 #include "error.h"
 
+#include <hdf5.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -47,6 +49,12 @@ static int cmd_version(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
+    /* a file-size limit (ulimit -f) must fail the write with EFBIG, reported and cleaned up, rather than
+     * kill the process and leave a partial temp file; and HDF5's exit-time shutdown must not walk a file
+     * whose close failed (disk full: HDF5 1.10 crashes there), so it is not registered: every file is
+     * closed explicitly before exit anyway */
+    signal(SIGXFSZ, SIG_IGN);
+    H5dont_atexit();
     kr_err_install_handlers();
     if (argc < 2) {
         usage(stderr);

@@ -29,6 +29,7 @@ typedef struct {
     size_t ninputs;
     char **sets;
     size_t nsets;
+    int map_entry; /* entry: map - every entry is a JEOL map folder, one item of inputs_key built per entry */
 } instrument;
 
 struct kr_nightly {
@@ -37,6 +38,7 @@ struct kr_nightly {
     double scan_interval_s;
     long max_attempts;
     long jobs; /* runs at once (forked processes) */
+    int rerun_on_touch; /* a newer mtime than the ledger's (content unchanged) reruns the entry */
     instrument *inst;
     size_t ninst;
 };
@@ -253,9 +255,15 @@ static int load_instrument(kr_nightly *nc, const char *name, const kr_node *m, i
             if ((rc = want_strlist(v, k, &in->inputs, &in->ninputs))) return rc;
         } else if (!strcmp(k, "set")) {
             if ((rc = want_strlist(v, k, &in->sets, &in->nsets))) return rc;
+        } else if (!strcmp(k, "entry")) {
+            if ((rc = want_scalar(v, k, &s))) return rc;
+            if (strcmp(s, "exports") && strcmp(s, "map"))
+                return kr_err(KR_EINPUT, "%s: instruments.%s.entry: expected 'exports' or 'map', found '%s'",
+                              kr_node_where(v, where, sizeof where), name, s);
+            in->map_entry = !strcmp(s, "map");
         } else {
             return kr_err(KR_EINPUT, "%s: instruments.%s: unknown key '%s' (expected inbox, template, inputs_key, "
-                                     "inputs, set)",
+                                     "inputs, set, entry)",
                           kr_node_where(m->keys[i], where, sizeof where), name, k);
         }
     }
@@ -263,6 +271,10 @@ static int load_instrument(kr_nightly *nc, const char *name, const kr_node *m, i
     if (missing)
         return kr_err(KR_EINPUT, "%s: instruments.%s: '%s' is required", kr_node_where(m, where, sizeof where), name,
                       missing);
+    if (in->map_entry && in->ninputs)
+        return kr_err(KR_EINPUT, "%s: instruments.%s: 'inputs' is not used with 'entry: map' (the template's item "
+                                 "names the files of a map folder: cnd, elements[].file)",
+                      kr_node_where(m, where, sizeof where), name);
     return KR_OK;
 }
 
@@ -301,6 +313,8 @@ static int load_settings(kr_nightly *nc, const kr_node *m)
             if (nc->jobs < 1 || nc->jobs > 256)
                 return kr_err(KR_EINPUT, "%s: jobs: expected 1 to 256 runs at once, found %s",
                               kr_node_where(m->items[i], where, sizeof where), s);
+        } else if (!strcmp(k, "rerun_on_touch")) {
+            if ((rc = kr_node_bool(m->items[i], &nc->rerun_on_touch))) return rc;
         } else if (!strcmp(k, "max_attempts")) {
             if ((rc = kr_node_long(m->items[i], &nc->max_attempts))) return rc;
             if (nc->max_attempts < 1 || nc->max_attempts > 1000)
@@ -308,7 +322,8 @@ static int load_settings(kr_nightly *nc, const kr_node *m)
                               kr_node_where(m->items[i], where, sizeof where), s);
         } else {
             return kr_err(KR_EINPUT, "%s: nightly: unknown key '%s' (expected products, ledger, lock, "
-                                     "scan_interval_s, ready_marker, max_attempts, quarantine_dir, jobs)",
+                                     "scan_interval_s, ready_marker, max_attempts, quarantine_dir, jobs, "
+                                     "rerun_on_touch)",
                           kr_node_where(m->keys[i], where, sizeof where), k);
         }
     }
@@ -328,6 +343,7 @@ int kr_nightly_load(const char *path, kr_nightly **out)
     nc->scan_interval_s = 60;
     nc->max_attempts = 3;
     nc->jobs = 1;
+    nc->rerun_on_touch = 1;
     if (!realpath(path, real)) {
         rc = kr_err(KR_EINPUT, "%s: cannot open the nightly config: %s", path, strerror(errno));
         goto cleanup;
@@ -622,15 +638,249 @@ cleanup:
     return rc;
 }
 
+/* ---- map folders as entries (entry: map) ------------------------------------------------------------ */
+
+/* A plain scalar that reads back as the same text without quotes inside a flow collection. */
+static int plain_safe(const char *s)
+{
+    if (!*s) return 0;
+    for (const char *c = s; *c; c++)
+        if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') || *c == '.' ||
+              *c == '_' || *c == '+' || *c == '-'))
+            return 0;
+    return 1;
+}
+
+static int emit_text(kr_buf *b, const char *s, int plain)
+{
+    if (plain && plain_safe(s)) {
+        kr_buf_printf(b, "%s", s);
+        return KR_OK;
+    }
+    char *q = NULL;
+    int rc = kr_nightly_yaml_quote(s, &q);
+    if (!rc) kr_buf_printf(b, "%s", q);
+    free(q);
+    return rc;
+}
+
+/* A node as flow YAML (what --set parses back into the same tree: plain scalars stay plain when they can,
+ * nulls stay null, everything else is double-quoted). */
+static int emit_flow(kr_buf *b, const kr_node *n, int depth)
+{
+    int rc = KR_OK;
+    char where[512];
+    if (depth > 32) return kr_err(KR_EINPUT, "%s: nested too deep", kr_node_where(n, where, sizeof where));
+    switch (n->kind) {
+    case KR_NODE_SCALAR:
+        if (kr_node_is_null(n)) {
+            kr_buf_printf(b, "~");
+            return KR_OK;
+        }
+        return emit_text(b, n->scalar, n->plain);
+    case KR_NODE_SEQ:
+        kr_buf_put(b, "[", 1);
+        for (size_t i = 0; i < n->n && !rc; i++) {
+            if (i) kr_buf_put(b, ", ", 2);
+            rc = emit_flow(b, n->items[i], depth + 1);
+        }
+        kr_buf_put(b, "]", 1);
+        return rc;
+    case KR_NODE_MAP:
+        kr_buf_put(b, "{", 1);
+        for (size_t i = 0; i < n->n && !rc; i++) {
+            if (i) kr_buf_put(b, ", ", 2);
+            if (!(rc = emit_text(b, n->keys[i]->scalar, n->keys[i]->plain))) {
+                kr_buf_put(b, ": ", 2);
+                rc = emit_flow(b, n->items[i], depth + 1);
+            }
+        }
+        kr_buf_put(b, "}", 1);
+        return rc;
+    }
+    return KR_OK;
+}
+
+static const kr_node *map_get(const kr_node *m, const char *key)
+{
+    for (size_t i = 0; m->kind == KR_NODE_MAP && i < m->n; i++)
+        if (!strcmp(m->keys[i]->scalar, key)) return m->items[i];
+    return NULL;
+}
+
+/* The template's item of inputs_key for a map instrument: a list of exactly one mapping (the prototype of
+ * every entry's item) whose `elements` list names each element. */
+static int map_prototype(const instrument *in, const kr_config *cfg, const kr_node **out)
+{
+    char where[512];
+    const kr_node *l = kr_config_node(cfg, in->inputs_key);
+    *out = NULL;
+    if (!l || l->kind != KR_NODE_SEQ || l->n != 1 || l->items[0]->kind != KR_NODE_MAP)
+        return kr_err(KR_EINPUT, "%s: %s: with 'entry: map' the template's list must hold exactly one item, the "
+                                 "settings of every map (elements with standard, std_cps_na, background, ...)",
+                      l ? kr_node_where(l, where, sizeof where) : in->template_path, in->inputs_key);
+    const kr_node *p = l->items[0], *el = map_get(p, "elements");
+    if (!el || el->kind != KR_NODE_SEQ || el->n == 0)
+        return kr_err(KR_EINPUT, "%s: %s[0]: expected 'elements:', a list with one mapping per mapped element",
+                      kr_node_where(p, where, sizeof where), in->inputs_key);
+    for (size_t i = 0; i < el->n; i++) {
+        const kr_node *e = el->items[i], *sym = map_get(e, "element");
+        if (e->kind != KR_NODE_MAP || !sym || sym->kind != KR_NODE_SCALAR || !plain_safe(sym->scalar))
+            return kr_err(KR_EINPUT, "%s: %s[0].elements[%zu]: expected a mapping with 'element: <symbol>'",
+                          kr_node_where(e, where, sizeof where), in->inputs_key, i);
+    }
+    *out = p;
+    return KR_OK;
+}
+
+/* The one file of the entry folder matching `pattern` (fnmatch, relative to the folder): *out receives its
+ * absolute path, or NULL when none matches; more than one is an error. */
+static int folder_match(const kr_nightly_job *j, const flist *l, const char *pattern, char **out)
+{
+    size_t n = 0, first = 0, second = 0;
+    *out = NULL;
+    for (size_t i = 0; i < l->n; i++) {
+        if (fnmatch(pattern, l->f[i].rel, FNM_PATHNAME) != 0) continue;
+        if (n == 0) first = i;
+        else if (n == 1) second = i;
+        n++;
+    }
+    if (n > 1)
+        return kr_err(KR_EINPUT, "%s: %zu files match '%s' (%s, %s%s): expected one", j->path, n, pattern,
+                      l->f[first].rel, l->f[second].rel, n > 2 ? ", ..." : "");
+    if (n == 1 && !(*out = join(j->path, l->f[first].rel))) return kr_err(KR_ENOMEM, "out of memory");
+    return KR_OK;
+}
+
+/* Emit `key: "<the folder's file matching pattern>"`; what names the file in the error. */
+static int emit_matched(kr_buf *b, const kr_nightly_job *j, const flist *l, const char *key, const char *pattern,
+                        const char *what)
+{
+    char *f = NULL;
+    int rc = folder_match(j, l, pattern, &f);
+    if (!rc && !f) rc = kr_err(KR_EINPUT, "%s: no file matching '%s' (%s)", j->path, pattern, what);
+    if (!rc) {
+        kr_buf_printf(b, "%s: ", key);
+        rc = emit_text(b, f, 0);
+    }
+    free(f);
+    return rc;
+}
+
+/* One element of the entry's item: the prototype's settings, `file` (and background minus/plus maps)
+ * resolved inside the folder. Patterns: the prototype's values; file by default *_<El>.map, *_<El>.csv,
+ * <El>.map, <El>.csv (the first that matches). */
+static int emit_map_element(kr_buf *b, const kr_node *e, const kr_nightly_job *j, const flist *l)
+{
+    int rc = KR_OK;
+    const char *sym = map_get(e, "element")->scalar;
+    char what[64];
+    snprintf(what, sizeof what, "the count map of %s", sym);
+    kr_buf_put(b, "{", 1);
+    int has_file = 0;
+    for (size_t i = 0; i < e->n && !rc; i++) {
+        const char *k = e->keys[i]->scalar;
+        const kr_node *v = e->items[i];
+        if (i) kr_buf_put(b, ", ", 2);
+        if (!strcmp(k, "file") && v->kind == KR_NODE_SCALAR) {
+            has_file = 1;
+            rc = emit_matched(b, j, l, "file", v->scalar, what);
+        } else if (!strcmp(k, "background") && v->kind == KR_NODE_MAP) {
+            kr_buf_printf(b, "background: {");
+            for (size_t q = 0; q < v->n && !rc; q++) {
+                const char *bk = v->keys[q]->scalar;
+                if (q) kr_buf_put(b, ", ", 2);
+                if ((!strcmp(bk, "minus") || !strcmp(bk, "plus")) && v->items[q]->kind == KR_NODE_SCALAR) {
+                    char bw[80];
+                    snprintf(bw, sizeof bw, "the %s off-peak map of %s", bk, sym);
+                    rc = emit_matched(b, j, l, bk, v->items[q]->scalar, bw);
+                } else if (!(rc = emit_text(b, bk, v->keys[q]->plain))) {
+                    kr_buf_put(b, ": ", 2);
+                    rc = emit_flow(b, v->items[q], 1);
+                }
+            }
+            kr_buf_put(b, "}", 1);
+        } else if (!(rc = emit_text(b, k, e->keys[i]->plain))) {
+            kr_buf_put(b, ": ", 2);
+            rc = emit_flow(b, v, 1);
+        }
+    }
+    if (!rc && !has_file) {
+        static const char *const DEF[] = {"*_%s.map", "*_%s.csv", "%s.map", "%s.csv"};
+        char pat[4][32];
+        char *f = NULL;
+        for (size_t d = 0; d < 4 && !rc && !f; d++) {
+            snprintf(pat[d], sizeof pat[d], DEF[d], sym);
+            rc = folder_match(j, l, pat[d], &f);
+        }
+        if (!rc && !f)
+            rc = kr_err(KR_EINPUT, "%s: no count map for %s (tried %s, %s, %s, %s)", j->path, sym, pat[0], pat[1],
+                        pat[2], pat[3]);
+        if (!rc) {
+            kr_buf_printf(b, "%sfile: ", e->n ? ", " : "");
+            rc = emit_text(b, f, 0);
+        }
+        free(f);
+    }
+    kr_buf_put(b, "}", 1);
+    return rc;
+}
+
+/* The entry's item of epma.maps.inputs from the prototype: name = the entry's name, cnd = the folder's
+ * .cnd (the prototype's `cnd` pattern, default *.cnd), each element's files from the folder, every other
+ * setting as in the template. */
+static int emit_map_item(kr_buf *b, const kr_node *proto, const kr_nightly_job *j, const flist *l)
+{
+    int rc = KR_OK;
+    const kr_node *cnd = map_get(proto, "cnd");
+    kr_buf_printf(b, "{name: ");
+    if ((rc = emit_text(b, j->name, 0))) return rc;
+    kr_buf_put(b, ", ", 2);
+    rc = emit_matched(b, j, l, "cnd", cnd && cnd->kind == KR_NODE_SCALAR ? cnd->scalar : "*.cnd",
+                      "the map conditions, .cnd");
+    for (size_t i = 0; i < proto->n && !rc; i++) {
+        const char *k = proto->keys[i]->scalar;
+        const kr_node *v = proto->items[i];
+        if (!strcmp(k, "name") || !strcmp(k, "cnd")) continue;
+        kr_buf_put(b, ", ", 2);
+        if (!strcmp(k, "elements")) {
+            kr_buf_printf(b, "elements: [");
+            for (size_t e = 0; e < v->n && !rc; e++) {
+                if (e) kr_buf_put(b, ", ", 2);
+                rc = emit_map_element(b, v->items[e], j, l);
+            }
+            kr_buf_put(b, "]", 1);
+        } else if (!(rc = emit_text(b, k, proto->keys[i]->plain))) {
+            kr_buf_put(b, ": ", 2);
+            rc = emit_flow(b, v, 1);
+        }
+    }
+    kr_buf_put(b, "}", 1);
+    return rc;
+}
+
 /* The --set list for one entry: inputs_key=[...] then the instrument's own --set strings. */
-static int build_overrides(const instrument *in, kr_nightly_job *j, const flist *l, int *none)
+static int build_overrides(const instrument *in, const kr_node *proto, kr_nightly_job *j, const flist *l, int *none)
 {
     kr_buf b = {0};
     int rc = KR_OK;
     size_t cap = 0, nin = 0;
     *none = 0;
     kr_buf_printf(&b, "%s=[", in->inputs_key);
-    if (l->is_dir && in->ninputs) {
+    if (in->map_entry) {
+        /* a bad map folder is the data's fault: *none = 2 with the error on the stack */
+        if (!l->is_dir)
+            kr_err(KR_EINPUT, "%s: not a folder: a map entry is a folder holding the map's .cnd and one count map "
+                              "per element", j->path);
+        else if (!(rc = emit_map_item(&b, proto, j, l)))
+            nin = 1;
+        if (rc == KR_ENOMEM) goto cleanup;
+        rc = KR_OK;
+        if (!nin) {
+            *none = 2;
+            goto cleanup;
+        }
+    } else if (l->is_dir && in->ninputs) {
         for (size_t p = 0; p < in->ninputs; p++) {
             char *pat = join(j->path, in->inputs[p]);
             glob_t g;
@@ -860,6 +1110,10 @@ static int decide(const kr_nightly *nc, kr_nightly_job *j, const kr_ledger_item 
 {
     if (!found) return set_reason(j, KR_JOB_RUN, "new", NULL);
     int same = !strcmp(prev->run_hash, j->run_hash);
+    /* touched: same content, but an input is newer than the ledger recorded: an explicit rerun request
+     * (attempts start again from 0) */
+    if (same && nc->rerun_on_touch && j->mtime_ns > prev->mtime_ns)
+        return set_reason(j, KR_JOB_RUN, "touched: content unchanged, rerun requested", NULL);
     if (same && !strcmp(prev->status, "done")) {
         if (prev->product && access(prev->product, F_OK) == 0)
             return set_reason(j, KR_JOB_SKIP, "unchanged since %s", prev->updated_utc);
@@ -890,7 +1144,15 @@ int kr_nightly_make_plan(const kr_nightly *nc, kr_ledger *lg, const kr_stage *co
     kr_ledger_item prev = {0};
     char calib_hex[KR_SHA256_HEX];
     int in_tx = 0;
+    kr_config **proto_cfg = NULL;           /* per instrument: the loaded template (entry: map) */
+    const kr_node **proto = NULL;           /* per instrument: the template's map item */
+    char (*tmpl_hexes)[KR_SHA256_HEX] = NULL; /* per instrument: template + set */
     memset(plan, 0, sizeof *plan);
+    if (!(proto_cfg = calloc(nc->ninst, sizeof *proto_cfg)) || !(proto = calloc(nc->ninst, sizeof *proto)) ||
+        !(tmpl_hexes = calloc(nc->ninst, sizeof *tmpl_hexes))) {
+        rc = kr_err(KR_ENOMEM, "out of memory");
+        goto cleanup;
+    }
     if ((rc = stage_tables(stages, nstages, &tables))) goto cleanup;
     if ((rc = kr_nightly_calib_hash(calib_hex))) goto cleanup;
     /* first scan: every entry of every inbox */
@@ -898,9 +1160,12 @@ int kr_nightly_make_plan(const kr_nightly *nc, kr_ledger *lg, const kr_stage *co
         const instrument *in = &nc->inst[i];
         char **names = NULL;
         size_t nn = 0;
-        char tmpl_hex[KR_SHA256_HEX];
         int lr = list_inbox(in, nc->marker, &names, &nn);
-        if (!lr) lr = config_hash(in->template_path, in->sets, in->nsets, tables, nstages + 1, tmpl_hex);
+        if (!lr) lr = config_hash(in->template_path, in->sets, in->nsets, tables, nstages + 1, tmpl_hexes[i]);
+        if (!lr && in->map_entry) {
+            lr = kr_config_load(in->template_path, tables, nstages + 1, in->sets, in->nsets, &proto_cfg[i]);
+            if (!lr) lr = map_prototype(in, proto_cfg[i], &proto[i]);
+        }
         if (lr) {
             kr_nightly_job *j = plan_add(plan, in, "");
             if (!j || (rc = reason_from_errors(j, KR_JOB_ERROR))) {
@@ -986,8 +1251,9 @@ int kr_nightly_make_plan(const kr_nightly *nc, kr_ledger *lg, const kr_stage *co
     for (size_t i = 0; i < plan->n; i++) {
         kr_nightly_job *j = &plan->jobs[i];
         const instrument *in = NULL;
+        size_t ii = 0;
         for (size_t k = 0; k < nc->ninst; k++)
-            if (!strcmp(nc->inst[k].name, j->instrument)) in = &nc->inst[k];
+            if (!strcmp(nc->inst[k].name, j->instrument)) in = &nc->inst[ii = k];
         int found = 0;
         if (j->action != KR_JOB_RUN && j->action != KR_JOB_QUARANTINE) continue;
         if ((rc = kr_ledger_get_item(lg, j->instrument, j->path, &prev, &found))) goto cleanup;
@@ -1009,12 +1275,22 @@ int kr_nightly_make_plan(const kr_nightly *nc, kr_ledger *lg, const kr_stage *co
             continue;
         }
         int none = 0;
-        if ((rc = build_overrides(in, j, &lists[i], &none))) goto cleanup;
-        if (none) {
+        if ((rc = build_overrides(in, proto[ii], j, &lists[i], &none))) goto cleanup;
+        if (none == 2) {
+            if ((rc = reason_from_errors(j, KR_JOB_QUARANTINE))) goto cleanup;
+        } else if (none) {
             char pats[512] = "";
             for (size_t p = 0; p < in->ninputs; p++)
                 snprintf(pats + strlen(pats), sizeof pats - strlen(pats), "%s%s", p ? ", " : "", in->inputs[p]);
             if ((rc = set_reason(j, KR_JOB_QUARANTINE, "no export matching %s in the folder", pats))) goto cleanup;
+        }
+        if (none) {
+            /* quarantined before any run: again only when its content, the template or its mtime (touch) moves */
+            memcpy(j->config_hash, tmpl_hexes[ii], sizeof j->config_hash);
+            if (found && !strcmp(prev.status, "quarantined") && !prev.run_hash[0] && !strcmp(prev.sha256, j->sha256) &&
+                !strcmp(prev.config_hash, j->config_hash) && !(nc->rerun_on_touch && j->mtime_ns > prev.mtime_ns) &&
+                (rc = set_reason(j, KR_JOB_SKIP, "quarantined and unchanged: %s", prev.error ? prev.error : "")))
+                goto cleanup;
             continue;
         }
         if (config_hash(j->template_path, j->overrides, j->noverrides, tables, nstages + 1, j->config_hash)) {
@@ -1058,6 +1334,10 @@ cleanup:
     free(lists);
     kr_ledger_item_clear(&prev);
     free(tables);
+    for (size_t i = 0; proto_cfg && i < nc->ninst; i++) kr_config_free(proto_cfg[i]);
+    free(proto_cfg);
+    free(proto);
+    free(tmpl_hexes);
     if (rc) kr_nightly_plan_free(plan);
     return rc;
 }
@@ -1123,6 +1403,7 @@ static int record_quarantine(const kr_nightly *nc, kr_ledger *lg, kr_nightly_job
     it.size = j->size;
     it.mtime_ns = j->mtime_ns;
     snprintf(it.sha256, sizeof it.sha256, "%s", j->sha256);
+    snprintf(it.config_hash, sizeof it.config_hash, "%s", j->config_hash);
     it.status = "quarantined";
     it.attempts = j->attempts + 1;
     it.error = j->reason;
@@ -1275,9 +1556,72 @@ static double now_s(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-/* A product written for this very run (by a Slurm task): same config hash and version, newer than the
- * entry's files. */
-static int adoptable(const kr_nightly_job *j, const char **why)
+/* The first calibration file recorded in `product`'s /provenance/calibration whose contents differ from
+ * the one this kreep uses now (or is gone): its name into `what` (empty when all are the same). */
+static int calib_changed(const char *product, char *what, size_t len)
+{
+    typedef struct {
+        char name[128];
+        char sha256[KR_SHA256_HEX];
+    } row;
+    int rc = KR_OK;
+    row *rows = NULL;
+    hid_t f = -1, d = -1, sp = -1, t = -1, s128 = -1, s65 = -1;
+    what[0] = '\0';
+    f = H5Fopen(product, H5F_ACC_RDONLY, H5P_DEFAULT);
+    if (f < 0 || (d = H5Dopen2(f, "provenance/calibration", H5P_DEFAULT)) < 0) {
+        H5Eclear2(H5E_DEFAULT);
+        rc = kr_err(KR_EIO, "%s: cannot read /provenance/calibration", product);
+        goto cleanup;
+    }
+    sp = H5Dget_space(d);
+    hssize_t nr = H5Sget_simple_extent_npoints(sp);
+    s128 = H5Tcopy(H5T_C_S1);
+    s65 = H5Tcopy(H5T_C_S1);
+    H5Tset_size(s128, 128);
+    H5Tset_size(s65, KR_SHA256_HEX);
+    H5Tset_cset(s128, H5T_CSET_UTF8);
+    H5Tset_cset(s65, H5T_CSET_UTF8);
+    t = H5Tcreate(H5T_COMPOUND, sizeof(row));
+    H5Tinsert(t, "name", offsetof(row, name), s128);
+    H5Tinsert(t, "sha256", offsetof(row, sha256), s65);
+    if (nr < 0 || !(rows = calloc((size_t)nr + 1, sizeof *rows))) {
+        rc = kr_err(KR_ENOMEM, "out of memory");
+        goto cleanup;
+    }
+    if (nr > 0 && H5Dread(d, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, rows) < 0) {
+        H5Eclear2(H5E_DEFAULT);
+        rc = kr_err(KR_EIO, "%s: cannot read /provenance/calibration", product);
+        goto cleanup;
+    }
+    for (hssize_t i = 0; i < nr && !what[0]; i++) {
+        row *r = &rows[i];
+        r->name[sizeof r->name - 1] = r->sha256[KR_SHA256_HEX - 1] = '\0';
+        kr_text txt;
+        char h[KR_SHA256_HEX] = "";
+        if (kr_calib_text(r->name, &txt)) {
+            kr_err_clear(); /* gone from this build: changed */
+        } else {
+            rc = kr_sha256_mem(txt.data, txt.len, h);
+            kr_text_free(&txt);
+            if (rc) goto cleanup;
+        }
+        if (strcmp(h, r->sha256)) snprintf(what, len, "%s", r->name);
+    }
+cleanup:
+    if (t >= 0) H5Tclose(t);
+    if (s128 >= 0) H5Tclose(s128);
+    if (s65 >= 0) H5Tclose(s65);
+    if (sp >= 0) H5Sclose(sp);
+    if (d >= 0) H5Dclose(d);
+    if (f >= 0) H5Fclose(f);
+    free(rows);
+    return rc;
+}
+
+/* A product written for this very run (by a Slurm task): same config hash, version and calibration
+ * files, newer than the entry's files. */
+static int adoptable(const kr_nightly_job *j, const char **why, char *buf, size_t len)
 {
     struct stat st;
     char cfg[KR_SHA256_HEX + 8], ver[64];
@@ -1301,6 +1645,17 @@ static int adoptable(const kr_nightly_job *j, const char **why)
     }
     if (mtime_ns_of(&st) <= j->mtime_ns) {
         *why = "the product is older than the entry's files";
+        return 0;
+    }
+    char what[128];
+    if (calib_changed(j->product, what, sizeof what)) {
+        kr_err_clear();
+        *why = "its calibration record cannot be read";
+        return 0;
+    }
+    if (what[0]) {
+        snprintf(buf, len, "a calibration file changed since the product was made (%s)", what);
+        *why = buf;
         return 0;
     }
     return 1;
@@ -1494,7 +1849,8 @@ int kr_nightly_run_loaded(const kr_nightly *nc, const kr_nightly_opts *opts, con
             }
             if (opts->adopt) {
                 const char *why = NULL;
-                if (!adoptable(j, &why)) {
+                char whybuf[256];
+                if (!adoptable(j, &why, whybuf, sizeof whybuf)) {
                     sum->not_ready++;
                     if (rep) fprintf(rep, "%-12s %s/%s: not adopted: %s\n", "left", j->instrument, what, why);
                     break;

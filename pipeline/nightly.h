@@ -10,6 +10,7 @@
  *     max_attempts: 3             # runs failing for I/O reasons are retried up to this, then quarantined
  *     quarantine_dir: quarantine  # optional: move quarantined entries here (default: marked in the ledger only)
  *     jobs: 2                     # runs at once (forked processes; the parent alone writes the ledger)
+ *     rerun_on_touch: true        # a newer mtime than the ledger's is a rerun request (false: content only)
  *   instruments:
  *     epma:
  *       inbox: inbox/epma         # every entry (file or session folder) is one run
@@ -17,10 +18,30 @@
  *       inputs_key: epma.inputs   # the list parameter that receives the entry's exports
  *       inputs: ["*_QNT", "*_STD"]# globs inside a session folder (default: the entry itself)
  *       set: ["epma.model=xpp"]   # optional --set overrides
+ *     maps:
+ *       inbox: inbox/maps         # every entry is a JEOL map folder (a .cnd, one count map per element)
+ *       template: maps.yaml       # its epma.maps.inputs holds ONE item: the settings of every map
+ *       inputs_key: epma.maps.inputs
+ *       entry: map                # (default: exports)
  *
  * An entry is run when the hash of (its content, the calibration files, the effective config, the
  * software version) differs from the ledger's; a bad entry is quarantined (ledger status, optional move)
- * and the night goes on. */
+ * and the night goes on. Touching an entry's file (content unchanged, mtime newer than the ledger's) is
+ * an explicit request to rerun that entry ("touched: content unchanged, rerun requested"; attempts start
+ * again) unless nightly.rerun_on_touch is false; an older mtime (a restore) only updates the ledger.
+ *
+ * entry: map. The template's list at inputs_key (a KR_PT_NODE list such as epma.maps.inputs) holds
+ * exactly one mapping, the prototype; for each folder nightly writes one item as a flow-YAML --set
+ * (`epma.maps.inputs=[{...}]`, which the config parses like YAML, so the effective config and its hash
+ * hold the real paths): `name` = the entry's name; `cnd` = the folder's one file matching the prototype's
+ * `cnd` (an fnmatch pattern relative to the folder; default *.cnd); per element, `file` = the one file
+ * matching its `file` pattern (default: the first of *_<El>.map, *_<El>.csv, <El>.map, <El>.csv that
+ * matches), and background `minus`/`plus` patterns likewise; every other key is copied from the
+ * prototype. A folder where a pattern matches no file or several (or a loose file) is quarantined saying
+ * which; a template without exactly one item is an ERROR of the instrument (nothing quarantined).
+ * A quarantine decided before any run is repeated only when the entry's content, the template (or its
+ * `set`) or, with rerun_on_touch, its mtime moves. LA-ICP-MS session folders need nothing special:
+ * inputs_key laicpms.inputs with inputs ["*.csv"] (or none: the folder itself). */
 #ifndef KR_NIGHTLY_H
 #define KR_NIGHTLY_H
 #include "hash.h"
@@ -93,10 +114,11 @@ typedef struct {
 } kr_nightly_opts;
 
 /* adopt: for every entry that would run, a product already at its path is recorded as done, without
- * running, when its root attributes config_sha256 and software_version are this run's and it is newer
- * than every file of the entry (the Slurm tasks of `kreep plan` ran it). Entries without such a product
- * are reported and left for the next night. Calibration changes between the tasks and the adoption are
- * not detected. */
+ * running, when its root attributes config_sha256 and software_version are this run's, every calibration
+ * file in its /provenance/calibration has the contents this kreep uses now, and it is newer than every
+ * file of the entry (the Slurm tasks of `kreep plan` ran it). Entries without such a product are reported
+ * ("not adopted: ..." with the reason, e.g. the calibration file that changed) and left for the next
+ * night. */
 /* The whole night: lock, ledger, plan, runs, summary. Returns KR_OK, KR_EPARTIAL (exit 3) when
  * something was quarantined, failed or only partly reduced, or an error (lock held, bad nightly.yaml). */
 int kr_nightly_run(const char *nightly_yaml, const kr_nightly_opts *opts, const kr_stage *const *stages,

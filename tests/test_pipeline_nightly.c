@@ -3,6 +3,7 @@
  * the entries it affects, entries still being copied wait, a held lock stops a second nightly, a run
  * killed with SIGKILL during its product write leaves the old product and a consistent ledger, an
  * unreadable export is quarantined, --dry-run changes nothing; merge links products; the Slurm script. */
+#include "calib.h"
 #include "error.h"
 #include "kr_test.h"
 #include "ledger.h"
@@ -215,10 +216,38 @@ static void test_first_second_edit(void)
     CU_ASSERT_EQUAL(s.ran, 0);
     CU_ASSERT_EQUAL(s.skipped, 3);
     CU_ASSERT_PTR_NOT_NULL(strstr(rep, "nothing to do: 3 entries unchanged"));
-    /* touch without a change of content: still nothing to run (the hash is of the content) */
+    /* touch without a change of content: an explicit request to rerun that entry only (rerun_on_touch,
+     * default true); the night after, nothing again */
     pathf(p, sizeof p, root, "inbox/alpha/s2/c.txt");
     struct timespec ts[2] = {{0, UTIME_NOW}, {1800000000, 0}};
     utimensat(AT_FDCWD, p, ts, 0);
+    CU_ASSERT_EQUAL(night(root, 0, &s, rep, sizeof rep), KR_OK);
+    CU_ASSERT_EQUAL(s.ran, 1);
+    CU_ASSERT_EQUAL(s.done, 1);
+    CU_ASSERT_PTR_NOT_NULL(strstr(rep, "reduced      alpha/s2 (touched: content unchanged, rerun requested)"));
+    item(root, "inbox/alpha/s1", &it, &found);
+    CU_ASSERT_STRING_EQUAL(it.run_hash, run1);
+    item(root, "inbox/alpha/s2", &it, &found);
+    CU_ASSERT_EQUAL(it.mtime_ns, 1800000000LL * 1000000000LL);
+    CU_ASSERT_EQUAL(night(root, 0, &s, rep, sizeof rep), KR_OK);
+    CU_ASSERT_EQUAL(s.ran, 0);
+    /* an older mtime (restored from a backup) is no request */
+    struct timespec old_ts[2] = {{0, UTIME_NOW}, {1700000000, 0}};
+    utimensat(AT_FDCWD, p, old_ts, 0);
+    CU_ASSERT_EQUAL(night(root, 0, &s, rep, sizeof rep), KR_OK);
+    CU_ASSERT_EQUAL(s.ran, 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(rep, "content identical"));
+    /* rerun_on_touch: false: the content hash alone decides */
+    pathf(p, sizeof p, root, "nightly.yaml");
+    kr_text y = {0};
+    CU_ASSERT_EQUAL_FATAL(kr_text_read(p, &y), KR_OK);
+    char y2[4096];
+    snprintf(y2, sizeof y2, "nightly:\n  rerun_on_touch: false\n%s", y.data + strlen("nightly:\n"));
+    kr_text_free(&y);
+    write_file(p, y2);
+    pathf(p, sizeof p, root, "inbox/alpha/s2/c.txt");
+    struct timespec new_ts[2] = {{0, UTIME_NOW}, {1900000000, 0}};
+    utimensat(AT_FDCWD, p, new_ts, 0);
     CU_ASSERT_EQUAL(night(root, 0, &s, rep, sizeof rep), KR_OK);
     CU_ASSERT_EQUAL(s.ran, 0);
     CU_ASSERT_PTR_NOT_NULL(strstr(rep, "content identical"));
@@ -642,6 +671,63 @@ static void test_adopt(void)
     kr_nightly_free(nc);
 }
 
+/* --adopt notices a calibration file that changed between the Slurm task and the adoption */
+static void test_adopt_calib_change(void)
+{
+    char root[512], rep[8192], p[1400], prod[1024], tmpl[1024], ov[2400], real[1024], cdir[1024], ks[1100];
+    kr_nightly_summary s;
+    kr_nightly *nc = NULL;
+    make_lab(root, sizeof root, "lab13", 0);
+    pathf(p, sizeof p, root, "products");
+    mkdir(p, 0755);
+    pathf(p, sizeof p, root, "products/alpha");
+    mkdir(p, 0755);
+    pathf(prod, sizeof prod, root, "products/alpha/s1.h5");
+    pathf(tmpl, sizeof tmpl, root, "tmpl/alpha.yaml");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(realpath(root, real));
+    snprintf(ov, sizeof ov, "alpha.inputs=[\"%s/inbox/alpha/s1/a.txt\", \"%s/inbox/alpha/s1/b.txt\"]", real, real);
+    snprintf(ks, sizeof ks, "alpha.killswitch=%s/armed", root);
+    char *sets[] = {ov, "run.name=s1", ks};
+    CU_ASSERT_EQUAL_FATAL(kr_run_pipeline(tmpl, prod, sets, 3, STAGES, 1, NULL), KR_OK);
+    /* the calibration files as a folder, the first one edited */
+    pathf(cdir, sizeof cdir, root, "calib");
+    mkdir(cdir, 0755);
+    const char *first = kr_calib_name(0);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(first);
+    for (size_t i = 0; kr_calib_name(i); i++) {
+        kr_text t = {0};
+        CU_ASSERT_EQUAL_FATAL(kr_calib_text(kr_calib_name(i), &t), KR_OK);
+        snprintf(p, sizeof p, "%s/%s", cdir, kr_calib_name(i));
+        FILE *f = fopen(p, "wb");
+        CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+        fwrite(t.data, 1, t.len, f);
+        if (i == 0) fputs("# edited\n", f);
+        fclose(f);
+        kr_text_free(&t);
+    }
+    setenv("KREEP_CALIB_DIR", cdir, 1);
+    pathf(p, sizeof p, root, "nightly.yaml");
+    CU_ASSERT_EQUAL_FATAL(kr_nightly_load(p, &nc), KR_OK);
+    FILE *f = fmemopen(rep, sizeof rep, "w");
+    kr_nightly_opts o = {0, f, NULL, 1};
+    CU_ASSERT_EQUAL(kr_nightly_run_loaded(nc, &o, STAGES, 1, &s), KR_OK);
+    fclose(f);
+    CU_ASSERT_EQUAL(s.done, 0);
+    char want[300];
+    snprintf(want, sizeof want, "alpha/s1: not adopted: a calibration file changed since the product was made (%s)",
+             first);
+    CU_ASSERT_PTR_NOT_NULL(strstr(rep, want));
+    /* the same calibration as the task's: adopted */
+    unsetenv("KREEP_CALIB_DIR");
+    f = fmemopen(rep, sizeof rep, "w");
+    o.report = f;
+    CU_ASSERT_EQUAL(kr_nightly_run_loaded(nc, &o, STAGES, 1, &s), KR_OK);
+    fclose(f);
+    CU_ASSERT_EQUAL(s.done, 1);
+    CU_ASSERT_PTR_NOT_NULL(strstr(rep, "adopted      alpha/s1 (new)"));
+    kr_nightly_free(nc);
+}
+
 static void test_yaml_quote(void)
 {
     /* quoted file names read back unchanged by libyaml (the --set lists that carry the inputs) */
@@ -692,6 +778,131 @@ static void test_outside_inputs(void)
     CU_ASSERT_EQUAL(s.ran, 0);
 }
 
+/* entry: map - every entry is a map folder; the template's single item of a node list is the prototype,
+ * nightly fills in name, cnd and each element's file from the folder. A stage "mapx" with such a list. */
+static const kr_param MAPX_P[] = {
+    {"mapx.inputs", KR_PT_NODE, NULL, "", 1, 0, NULL, "map items"},
+};
+static const kr_param_table MAPX_T = {"mapx", MAPX_P, 1};
+static int mapx_run(const kr_config *cfg, kr_run_ctx *ctx, kr_product *out)
+{
+    (void)cfg;
+    (void)ctx;
+    (void)out;
+    return KR_OK;
+}
+static const kr_stage MAPX = {"mapx", &MAPX_T, mapx_run};
+
+static const kr_nightly_job *find_job(const kr_nightly_plan *plan, const char *name)
+{
+    for (size_t i = 0; i < plan->n; i++)
+        if (!strcmp(plan->jobs[i].name, name)) return &plan->jobs[i];
+    return NULL;
+}
+
+static void test_map_entries(void)
+{
+    char root[512], p[1024], real[1024];
+    const kr_stage *const stages[] = {&MAPX};
+    snprintf(root, sizeof root, "%s/lab12", kr_test_tmpdir());
+    const char *dirs[] = {"", "/inbox", "/inbox/m", "/inbox/m/bead1", "/inbox/m/bead1/sub", "/inbox/m/no-fe",
+                          "/inbox/m/two-cnd", "/tmpl"};
+    for (size_t i = 0; i < sizeof dirs / sizeof dirs[0]; i++) {
+        snprintf(p, sizeof p, "%s%s", root, dirs[i]);
+        mkdir(p, 0755);
+    }
+    const char *files[] = {"bead1/b1.cnd",     "bead1/b1_Ti.map",  "bead1/b1_Fe.csv",  "bead1/Ti_bgm.csv",
+                           "bead1/sub/x_Fe.map", "no-fe/a.cnd",    "no-fe/a_Ti.map",   "no-fe/Ti_bgm.csv",
+                           "two-cnd/a.cnd",    "two-cnd/b.cnd",    "two-cnd/a_Ti.map",
+                           "two-cnd/a_Fe.map", "loose.map"};
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+        snprintf(p, sizeof p, "%s/inbox/m/%s", root, files[i]);
+        write_file(p, "1\n");
+    }
+    pathf(p, sizeof p, root, "tmpl/t.yaml");
+    write_file(p, "mapx:\n  inputs:\n    - name: ignored\n      oxygen: stoichiometry\n      fixed: {K2O: 0.14}\n"
+                  "      note: \"total >= 90, #1\"\n      empty: ~\n"
+                  "      elements:\n"
+                  "        - {element: Ti, std_cps_na: 420, background: {minus: 'Ti_bgm*', dwell_ms: 60}}\n"
+                  "        - {element: Fe, standard: Fe2SiO4}\n");
+    pathf(p, sizeof p, root, "nightly.yaml");
+    write_file(p, "nightly:\n  products: products\n  scan_interval_s: 0\ninstruments:\n  maps:\n    inbox: inbox/m\n"
+                  "    template: tmpl/t.yaml\n    inputs_key: mapx.inputs\n    entry: map\n");
+    kr_nightly *nc = NULL;
+    kr_ledger *lg = NULL;
+    kr_nightly_plan plan = {0};
+    CU_ASSERT_EQUAL_FATAL(kr_nightly_load(p, &nc), KR_OK);
+    CU_ASSERT_EQUAL_FATAL(kr_ledger_open(":memory:", &lg), KR_OK);
+    CU_ASSERT_EQUAL_FATAL(kr_nightly_make_plan(nc, lg, stages, 1, 1, NULL, &plan), KR_OK);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(realpath(root, real));
+    /* bead1: runs; its item read back through the config (as kreep run reads the --set) */
+    const kr_nightly_job *j = find_job(&plan, "bead1");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(j);
+    CU_ASSERT_EQUAL(j->action, KR_JOB_RUN);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(j->overrides);
+    kr_param_table tables[] = {kr_run_params, MAPX_T};
+    kr_config *cfg = NULL;
+    pathf(p, sizeof p, root, "tmpl/t.yaml");
+    CU_ASSERT_EQUAL_FATAL(kr_config_load(p, tables, 2, j->overrides, j->noverrides, &cfg), KR_OK);
+    const kr_node *l = kr_config_node(cfg, "mapx.inputs");
+    CU_ASSERT_EQUAL_FATAL(kr_node_len(l), 1);
+    const kr_node *it = kr_node_item(l, 0);
+    char want[1200];
+    CU_ASSERT_STRING_EQUAL(kr_node_scalar(kr_node_get(it, "name")), "bead1");
+    snprintf(want, sizeof want, "%s/inbox/m/bead1/b1.cnd", real);
+    CU_ASSERT_STRING_EQUAL(kr_node_scalar(kr_node_get(it, "cnd")), want);
+    CU_ASSERT_STRING_EQUAL(kr_node_scalar(kr_node_get(it, "note")), "total >= 90, #1");
+    CU_ASSERT_TRUE(kr_node_is_null(kr_node_get(it, "empty")));
+    double v = 0;
+    CU_ASSERT_EQUAL(kr_node_double(kr_node_get(kr_node_get(it, "fixed"), "K2O"), &v), KR_OK);
+    CU_ASSERT_DOUBLE_EQUAL(v, 0.14, 0);
+    const kr_node *els = kr_node_get(it, "elements");
+    CU_ASSERT_EQUAL_FATAL(kr_node_len(els), 2);
+    const kr_node *ti = kr_node_item(els, 0), *fe = kr_node_item(els, 1);
+    snprintf(want, sizeof want, "%s/inbox/m/bead1/b1_Ti.map", real); /* default pattern *_Ti.map */
+    CU_ASSERT_STRING_EQUAL(kr_node_scalar(kr_node_get(ti, "file")), want);
+    snprintf(want, sizeof want, "%s/inbox/m/bead1/Ti_bgm.csv", real); /* the prototype's pattern */
+    CU_ASSERT_STRING_EQUAL(kr_node_scalar(kr_node_get(kr_node_get(ti, "background"), "minus")), want);
+    CU_ASSERT_EQUAL(kr_node_double(kr_node_get(kr_node_get(ti, "background"), "dwell_ms"), &v), KR_OK);
+    CU_ASSERT_DOUBLE_EQUAL(v, 60, 0);
+    CU_ASSERT_EQUAL(kr_node_double(kr_node_get(ti, "std_cps_na"), &v), KR_OK);
+    CU_ASSERT_DOUBLE_EQUAL(v, 420, 0);
+    /* *_Fe.csv (sub/x_Fe.map is in a subfolder: '*' does not match '/') */
+    snprintf(want, sizeof want, "%s/inbox/m/bead1/b1_Fe.csv", real);
+    CU_ASSERT_STRING_EQUAL(kr_node_scalar(kr_node_get(fe, "file")), want);
+    CU_ASSERT_STRING_EQUAL(kr_node_scalar(kr_node_get(fe, "standard")), "Fe2SiO4");
+    kr_config_free(cfg);
+    /* folders that cannot make an item are quarantined, saying why; a loose file is no map folder */
+    j = find_job(&plan, "no-fe");
+    CU_ASSERT_EQUAL(j->action, KR_JOB_QUARANTINE);
+    CU_ASSERT_PTR_NOT_NULL(strstr(j->reason, "no count map for Fe (tried *_Fe.map, *_Fe.csv, Fe.map, Fe.csv)"));
+    j = find_job(&plan, "two-cnd");
+    CU_ASSERT_EQUAL(j->action, KR_JOB_QUARANTINE);
+    CU_ASSERT_PTR_NOT_NULL(strstr(j->reason, "2 files match '*.cnd' (a.cnd, b.cnd): expected one"));
+    j = find_job(&plan, "loose.map");
+    CU_ASSERT_EQUAL(j->action, KR_JOB_QUARANTINE);
+    CU_ASSERT_PTR_NOT_NULL(strstr(j->reason, "not a folder"));
+    kr_nightly_plan_free(&plan);
+    /* a template whose list holds two items is the template's fault: an ERROR, nothing quarantined */
+    pathf(p, sizeof p, root, "tmpl/t.yaml");
+    write_file(p, "mapx:\n  inputs:\n    - {elements: [{element: Ti}]}\n    - {elements: [{element: Fe}]}\n");
+    CU_ASSERT_EQUAL_FATAL(kr_nightly_make_plan(nc, lg, stages, 1, 1, NULL, &plan), KR_OK);
+    CU_ASSERT_EQUAL_FATAL(plan.n, 1);
+    CU_ASSERT_EQUAL(plan.jobs[0].action, KR_JOB_ERROR);
+    CU_ASSERT_PTR_NOT_NULL(strstr(plan.jobs[0].reason, "must hold exactly one item"));
+    kr_nightly_plan_free(&plan);
+    /* 'inputs' globs make no sense for a map instrument */
+    pathf(p, sizeof p, root, "nightly2.yaml");
+    write_file(p, "nightly:\n  products: products\ninstruments:\n  maps:\n    inbox: inbox/m\n"
+                  "    template: tmpl/t.yaml\n"
+                  "    inputs_key: mapx.inputs\n    entry: map\n    inputs: ['*.map']\n");
+    kr_nightly *nc2 = NULL;
+    CU_ASSERT_EQUAL(kr_nightly_load(p, &nc2), KR_EINPUT);
+    kr_err_clear();
+    kr_ledger_close(lg);
+    kr_nightly_free(nc);
+}
+
 int main(void)
 {
     static const kr_test_case tests[] = {
@@ -706,8 +917,10 @@ int main(void)
         {"Slurm job-array script", test_slurm_script},
         {"jobs: 2 runs at once; a killed run process is retried", test_parallel_jobs},
         {"--adopt records products written by Slurm tasks", test_adopt},
+        {"--adopt: a calibration file changed since the task", test_adopt_calib_change},
         {"input paths quoted for YAML read back unchanged", test_yaml_quote},
         {"a file the template names, outside the entry, is watched", test_outside_inputs},
+        {"entry: map - map folders become items built from the template's prototype", test_map_entries},
         {NULL, NULL},
     };
     return kr_test_run("pipeline_nightly", tests);

@@ -2,9 +2,9 @@
 # A scripted night (issue 6, "What it must show" 1 and the fault tests): inboxes holding the sample-run
 # exports (EPMA ce5-glass-beads, SIMS ce6-basalt-pbpb, LA-ICP-MS when a sample run has a laicpms section)
 # plus one corrupt export. Night 1 reduces all good data and quarantines the corrupt file (exit 3);
-# night 2 does nothing (wall time reported, target < 2 s); touching an input without changing it runs
-# nothing; editing one input reruns only its run; a config change reruns only the runs it affects;
-# --dry-run says what would run; a held lock stops a second nightly; kill -9 during a product write
+# night 2 does nothing (wall time reported, target < 2 s); touching an input without changing it reruns
+# only its run (and nothing with rerun_on_touch: false); editing one input reruns only its run; a config
+# change reruns only the runs it affects; --dry-run says what would run; a held lock stops a second nightly; kill -9 during a product write
 # leaves the old product and a consistent ledger; an unreadable export is quarantined; merge, plan
 # (Slurm array run task by task, then its merge task adopting the products into the ledger) and reprocess.
 # usage: bash nightly.sh <path-to-kreep> <source-dir>
@@ -114,10 +114,20 @@ grep -q '^nothing to do' out2 && ok "night 2: says nothing to do" || bad "night 
 echo "night 2 wall time: ${wall2} s (target < 2 s)"
 awk -v w="$wall2" 'BEGIN { exit !(w < 2) }' && ok "night 2 under 2 s" || bad "night 2 took ${wall2} s"
 
+# touching an input (same content) asks for its run again, and only its run (rerun_on_touch, default true)
 touch inbox/sims/ce6-basalt-pbpb/Tem@03.asc
 "$kreep" nightly nightly.yaml >out3 2>&1
-grep -q '^nothing to do' out3 && grep -q 'content identical' out3 && ok "touch without a change: nothing runs" \
-    || bad "touch: $(cat out3)"
+[ "$(grep -c '^reduced ' out3)" = 1 ] && grep -q '^reduced      sims/ce6-basalt-pbpb (touched: content unchanged, rerun requested)' out3 \
+    && ok "touch without a change: only its run reruns" || bad "touch: $(cat out3)"
+"$kreep" nightly nightly.yaml >out3b 2>&1
+grep -q '^nothing to do' out3b && ok "after the touched rerun: nothing to do" || bad "after touch: $(cat out3b)"
+# rerun_on_touch: false: the content hash alone decides
+sed -i 's|^  scan_interval_s: 0 .*|&\n  rerun_on_touch: false|' nightly.yaml
+touch inbox/sims/ce6-basalt-pbpb/Tem@03.asc
+"$kreep" nightly nightly.yaml >out3c 2>&1
+grep -q '^nothing to do' out3c && grep -q 'content identical' out3c && ok "rerun_on_touch: false: a touch runs nothing" \
+    || bad "rerun_on_touch false: $(cat out3c)"
+sed -i '/^  rerun_on_touch: false$/d' nightly.yaml
 
 printf '\n' >>inbox/sims/ce6-basalt-pbpb/Tem@03.asc # an edit that keeps the file valid
 "$kreep" nightly nightly.yaml --dry-run >out4 2>&1
