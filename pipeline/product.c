@@ -6,6 +6,7 @@
 #include "hash.h"
 #include "text.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <hdf5_hl.h>
@@ -62,6 +63,7 @@ struct kr_product {
     size_t ncalibs, capcalibs;
     char *config_yaml;
     char config_sha256[KR_SHA256_HEX];
+    char *side_final, *side_staging; /* a folder of side files (PNGs) swapped in at commit */
 };
 
 static const kr_column INPUT_COLS[] = {
@@ -266,8 +268,65 @@ hid_t kr_product_file(const kr_product *p) { return p->file; }
 
 const char *kr_product_path(const kr_product *p) { return p->final_path; }
 
+/* Remove a staging folder of side files and what it holds (plain files only). */
+static void remove_folder(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (d) {
+        struct dirent *de;
+        char path[4096];
+        while ((de = readdir(d)))
+            if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..") &&
+                snprintf(path, sizeof path, "%s/%s", dir, de->d_name) < (int)sizeof path)
+                unlink(path);
+        closedir(d);
+    }
+    rmdir(dir);
+}
+
+int kr_product_side_dir(kr_product *p, const char *final_dir, const char **staging)
+{
+    *staging = NULL;
+    if (p->side_final) return kr_err(KR_EINPUT, "product %s already has a side folder (%s)", p->final_path, p->side_final);
+    size_t n = strlen(final_dir) + 40;
+    p->side_final = strdup(final_dir);
+    p->side_staging = malloc(n);
+    if (!p->side_final || !p->side_staging) return kr_err(KR_ENOMEM, "out of memory");
+    snprintf(p->side_staging, n, "%s.tmp.%ld", final_dir, (long)getpid());
+    remove_folder(p->side_staging); /* left by a killed run of this pid number */
+    if (mkdir(p->side_staging, 0777) != 0) {
+        int e = errno;
+        free(p->side_staging);
+        p->side_staging = NULL;
+        return kr_err(KR_EIO, "cannot create the folder %s.tmp.*: %s", final_dir, strerror(e));
+    }
+    *staging = p->side_staging;
+    return KR_OK;
+}
+
+/* After the product's rename: the staged side folder takes the final name (exchanged atomically with an
+ * old one, which is then removed). */
+static int commit_side_dir(kr_product *p)
+{
+    if (!p->side_staging) return KR_OK;
+    struct stat st;
+    int exists = stat(p->side_final, &st) == 0;
+    if (exists && !S_ISDIR(st.st_mode))
+        return kr_err(KR_EIO, "%s exists and is not a folder: the images stay in %s", p->side_final, p->side_staging);
+    if (exists ? renameat2(AT_FDCWD, p->side_staging, AT_FDCWD, p->side_final, RENAME_EXCHANGE) != 0
+               : rename(p->side_staging, p->side_final) != 0)
+        return kr_err(KR_EIO, "cannot move %s to %s: %s", p->side_staging, p->side_final, strerror(errno));
+    if (exists) remove_folder(p->side_staging); /* now the old images */
+    free(p->side_staging);
+    p->side_staging = NULL;
+    return KR_OK;
+}
+
 static void product_free(kr_product *p)
 {
+    if (p->side_staging) remove_folder(p->side_staging);
+    free(p->side_staging);
+    free(p->side_final);
     free(p->final_path);
     free(p->tmp_path);
     free(p->dir);
@@ -380,6 +439,11 @@ int kr_product_commit(kr_product *p)
     free(p->tmp_path); /* renamed: nothing left to remove */
     p->tmp_path = NULL;
     rc = fsync_path(p->dir, 1);
+    if (!rc && (rc = commit_side_dir(p))) { /* the product is in place; only its images failed */
+        kr_err(rc, "product %s written, its side folder not", p->final_path);
+        product_free(p);
+        return rc;
+    }
 cleanup:
     if (rc) {
         rc = kr_err(rc, "product %s not written (any previous file at that path is unchanged)", p->final_path);

@@ -52,6 +52,11 @@ int kr_product_set_config(kr_product *p, const char *effective_yaml, const void 
 hid_t kr_product_file(const kr_product *p);
 /* The final path the product will have once committed (side files such as PNGs go beside it). */
 const char *kr_product_path(const kr_product *p);
+/* Side files that belong to the product (e.g. PNG images): written into a staging folder made here
+ * (`final_dir`.tmp.<pid>); kr_product_commit puts it in place of `final_dir` after the product's own rename
+ * (an old folder is exchanged atomically and removed), kr_product_abort removes it. One per product;
+ * *staging is owned by the product. */
+int kr_product_side_dir(kr_product *p, const char *final_dir, const char **staging);
 int kr_product_commit(kr_product *p);
 void kr_product_abort(kr_product *p);
 

@@ -287,6 +287,41 @@ static void test_atomic_replace_and_abort(void)
     CU_ASSERT_EQUAL(count_temps(), 0);
 }
 
+/* Side files (images): staged while the product is written; a failed run leaves the old images as they
+ * were; a commit swaps the new folder in and removes the old one. */
+static void test_side_folder(void)
+{
+    char out[600], imgs[600], old_png[700], new_png[700];
+    path_in_tmp(out, sizeof out, "side.h5");
+    path_in_tmp(imgs, sizeof imgs, "side_png");
+    snprintf(old_png, sizeof old_png, "%s/old.png", imgs);
+    snprintf(new_png, sizeof new_png, "%s/new.png", imgs);
+    mkdir(imgs, 0777);
+    CU_ASSERT_EQUAL_FATAL(write_file(old_png, "old image"), 0);
+    for (int commit = 0; commit <= 1; commit++) {
+        kr_product *p = NULL;
+        const char *staging = NULL;
+        char f[800];
+        CU_ASSERT_EQUAL_FATAL(kr_product_open(out, &p), KR_OK);
+        CU_ASSERT_EQUAL_FATAL(kr_product_side_dir(p, imgs, &staging), KR_OK);
+        snprintf(f, sizeof f, "%s/new.png", staging);
+        CU_ASSERT_EQUAL(write_file(f, "new image"), 0);
+        CU_ASSERT(file_equals(old_png, "old image")); /* nothing visible while the run writes */
+        CU_ASSERT_NOT_EQUAL(access(new_png, F_OK), 0);
+        if (commit) {
+            kr_product_write_table(p, "epma/points", &POINT_DESC, ROWS, 3);
+            CU_ASSERT_EQUAL(kr_product_commit(p), KR_OK);
+            CU_ASSERT(file_equals(new_png, "new image"));
+            CU_ASSERT_NOT_EQUAL(access(old_png, F_OK), 0);
+        } else {
+            kr_product_abort(p);
+            CU_ASSERT(file_equals(old_png, "old image"));
+            CU_ASSERT_NOT_EQUAL(access(new_png, F_OK), 0);
+        }
+        CU_ASSERT_NOT_EQUAL(access(f, F_OK), 0); /* no staging folder left */
+    }
+}
+
 static void test_bad_destination(void)
 {
     kr_product *p = NULL;
@@ -459,6 +494,7 @@ int main(void)
         {"product contents and attributes", test_product_contents},
         {"atomic replace; abort leaves the old file", test_atomic_replace_and_abort},
         {"bad destination and misuse", test_bad_destination},
+        {"side folder of images: staged, swapped in at commit", test_side_folder},
         {"full disk leaves the old file, no temp", test_full_disk},
         {"config from effective YAML text", test_set_config_from_text},
         {"h5py, pandas and xarray read the product", test_python_readers},

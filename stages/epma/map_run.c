@@ -296,7 +296,13 @@ int kr_epma_maps_run(const kr_config *cfg, const kr_node *inputs, const char *pn
         snprintf(png_cfg, n + 5, "%.*s_png", (int)n, final);
         png_dir = png_cfg;
     }
-    if (png_dir && opts.png) mkdir(png_dir, 0777); /* an existing folder is fine; a failure shows at the write */
+    if (png_dir && opts.png) {
+        if (out) { /* images staged with the product: in place only when it commits, old ones kept until then */
+            if ((rc = kr_product_side_dir(out, png_dir, &png_dir))) goto cleanup;
+        } else {
+            mkdir(png_dir, 0777); /* an existing folder is fine; a failure shows at the write */
+        }
+    }
     for (size_t i = 0; i < kr_node_len(inputs); i++) {
         if ((rc = kr_map_job_from_node(kr_node_item(inputs, i), base, job))) goto cleanup;
         for (size_t j = 0; j < i; j++) {
