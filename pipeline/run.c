@@ -203,10 +203,11 @@ int kr_run_pipeline(const char *config_path, const char *out_path, char *const *
         } else if (src != KR_OK) {
             const char *fst = "", *fsa = "", *fmsg = "";
             if (kr_run_failure(ctx, 0, &fst, &fsa, &fmsg)) /* the sample failures that led here, if any */
-                rc = kr_err(src, "stage %s failed; no product written (%zu sample(s) had failed; first: %s sample %s: %s)",
-                            stages[i]->name, kr_run_nfailures(ctx), fst, fsa, fmsg);
+                rc = kr_err(src, "stage %s failed; %s not written (%zu sample(s) had failed; first: %s sample %s: %s)",
+                            stages[i]->name, out_path, kr_run_nfailures(ctx), fst, fsa, fmsg);
             else
-                rc = kr_err(src, "stage %s failed; no product written", stages[i]->name);
+                rc = kr_err(src, "stage %s failed; %s not written (any previous file there is unchanged)",
+                            stages[i]->name, out_path);
             goto cleanup;
         }
     }
@@ -215,8 +216,8 @@ int kr_run_pipeline(const char *config_path, const char *out_path, char *const *
     if (maxfail >= 0 && nfail > (size_t)maxfail) {
         const char *st = "", *sa = "", *msg = "";
         kr_run_failure(ctx, 0, &st, &sa, &msg);
-        rc = kr_err(KR_EINPUT, "%zu sample(s) failed, more than run.max_failed_samples = %ld; no product written "
-                               "(first: %s sample %s: %s)", nfail, maxfail, st, sa, msg);
+        rc = kr_err(KR_EINPUT, "%zu sample(s) failed, more than run.max_failed_samples = %ld; %s not written "
+                               "(first: %s sample %s: %s)", nfail, maxfail, out_path, st, sa, msg);
         goto cleanup;
     }
     if (nfail && (rc = write_failures(ctx, prod))) goto cleanup;
