@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/stat.h>
 
 int kr_text_read(const char *path, kr_text *out)
@@ -197,4 +198,23 @@ int kr_streq_ci(const char *a, const char *b)
     for (; *a && *b; a++, b++)
         if (tolower((unsigned char)*a) != tolower((unsigned char)*b)) return 0;
     return *a == *b;
+}
+
+int kr_utc_seconds(long year, long month, long day, long hour, long minute, double second, double *out_s)
+{
+    static const int MDAYS[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    int leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0; /* Gregorian calendar */
+    if (month < 1 || month > 12 || day < 1 || day > MDAYS[month - 1] + (month == 2 && leap) || hour < 0 || hour > 23 ||
+        minute < 0 || minute > 59 || !(second >= 0 && second < 60) || year < 1 || year > 9999)
+        return KR_EINPUT;
+    struct tm tm = {0};
+    tm.tm_year = (int)year - 1900;
+    tm.tm_mon = (int)month - 1;
+    tm.tm_mday = (int)day;
+    tm.tm_hour = (int)hour;
+    tm.tm_min = (int)minute;
+    double whole = floor(second);
+    tm.tm_sec = (int)whole;
+    *out_s = (double)timegm(&tm) + (second - whole);
+    return KR_OK;
 }

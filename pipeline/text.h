@@ -51,6 +51,9 @@ char *kr_trim(char *s);
 /* Strict parses: whole string must be a number (surrounding spaces allowed). Return 0 on success. */
 int kr_parse_double(const char *s, double *out);
 int kr_parse_long(const char *s, long *out);
+/* Seconds since 1970-01-01T00:00:00Z of a UTC calendar time (glibc timegm); KR_EINPUT (no message) for an
+ * impossible date or time: month 1-12, day within its month (leap years), hour 0-23, minute and second 0-59. */
+int kr_utc_seconds(long year, long month, long day, long hour, long minute, double second, double *out_s);
 
 /* Case-insensitive equality. */
 int kr_streq_ci(const char *a, const char *b);

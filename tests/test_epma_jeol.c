@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 static void test_real_jxa8530_cnd(void)
 {
@@ -215,6 +216,76 @@ static void test_point_folder(void)
     free(at);
 }
 
+/* $XM_ANALYSIS_ACQ_DATE: read back from the sample run; a malformed date names file:line. */
+static void test_acq_date(void)
+{
+    char dir[1024];
+    kr_test_source_path(dir, sizeof dir, "sample_runs/ce5-glass-beads/exports/beads_QNT/Pos_0001");
+    kr_atomic *at = malloc(sizeof *at);
+    CU_ASSERT_EQUAL_FATAL(kr_atomic_load(at), KR_OK);
+    kr_epma_point *p = malloc(sizeof *p);
+    CU_ASSERT_EQUAL_FATAL(kr_jeol_read_point_dir(dir, at, p), KR_OK);
+    /* "$XM_ANALYSIS_ACQ_DATE 2024/05/10 09:00:00" = 1715331600 s since the epoch (Python calendar.timegm) */
+    CU_ASSERT_DOUBLE_EQUAL(p->acq_time_s, 1715331600.0, 0);
+    kr_test_source_path(dir, sizeof dir, "sample_runs/ce5-glass-beads/exports/beads_STD/Pos_0002");
+    CU_ASSERT_EQUAL_FATAL(kr_jeol_read_point_dir(dir, at, p), KR_OK);
+    /* "$XM_ANALYSIS_ACQ_DATE 2024/05/09 14:22:00" = 1715264520 s (Python calendar.timegm) */
+    CU_ASSERT_DOUBLE_EQUAL(p->acq_time_s, 1715264520.0, 0);
+
+    /* a copy of Pos_0001 with month 13 in its date, and one without the key */
+    static const char *const names[2] = {"data001.cnd", "data001.qnt"};
+    static const char *const cases[2] = {"$XM_ANALYSIS_ACQ_DATE 2024/13/10 09:00:00", NULL};
+    for (int c = 0; c < 2; c++) {
+        char out_dir[1100];
+        snprintf(out_dir, sizeof out_dir, "%s/acq_%d", kr_test_tmpdir(), c);
+        CU_ASSERT_EQUAL_FATAL(mkdir(out_dir, 0700), 0);
+        long date_line = 0;
+        for (int i = 0; i < 2; i++) {
+            char src[1200], dst[1200];
+            kr_test_source_path(src, sizeof src, "sample_runs/ce5-glass-beads/exports/beads_QNT/Pos_0001");
+            snprintf(src + strlen(src), sizeof src - strlen(src), "/%s", names[i]);
+            snprintf(dst, sizeof dst, "%s/%s", out_dir, names[i]);
+            kr_text t;
+            CU_ASSERT_EQUAL_FATAL(kr_text_read(src, &t), KR_OK);
+            FILE *f = fopen(dst, "w");
+            CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+            kr_lines it;
+            kr_lines_init(&it, &t);
+            char *line;
+            while ((line = kr_lines_next(&it))) {
+                if (!strncmp(line, "$XM_ANALYSIS_ACQ_DATE", 21)) {
+                    date_line = it.lineno;
+                    if (cases[c]) fprintf(f, "%s\r\n", cases[c]);
+                    continue;
+                }
+                fprintf(f, "%s\r\n", line);
+            }
+            fclose(f);
+            kr_text_free(&t);
+        }
+        CU_ASSERT_FATAL(date_line > 0);
+        kr_err_clear();
+        int rc = kr_jeol_read_point_dir(out_dir, at, p);
+        if (c == 0) {
+            CU_ASSERT_EQUAL(rc, KR_EINPUT);
+            char want[64];
+            snprintf(want, sizeof want, "data001.cnd:%ld", date_line);
+            char msg[2048];
+            kr_err_format(msg, sizeof msg);
+            printf("\n  %s", msg);
+            CU_ASSERT_PTR_NOT_NULL(strstr(msg, want));
+            CU_ASSERT_PTR_NOT_NULL(strstr(msg, "$XM_ANALYSIS_ACQ_DATE"));
+            CU_ASSERT_PTR_NOT_NULL(strstr(msg, "2024/13/10 09:00:00"));
+        } else {
+            CU_ASSERT_EQUAL(rc, KR_OK);
+            CU_ASSERT(isnan(p->acq_time_s));
+        }
+        kr_err_clear();
+    }
+    free(p);
+    free(at);
+}
+
 int main(void)
 {
     static const kr_test_case tests[] = {
@@ -225,6 +296,7 @@ int main(void)
         {"Shift-JIS, invalid bytes, unknown keys", test_shift_jis_and_invalid_bytes},
         {"errors name file:line", test_parse_errors},
         {"point and standard folders", test_point_folder},
+        {"acquisition date: read, absent, malformed", test_acq_date},
         {NULL, NULL},
     };
     return kr_test_run("epma_jeol", tests);

@@ -2,6 +2,7 @@
  * recovery of the true compositions within the counting uncertainty, JEOL's own net/bg/sigma
  * reproduced on every channel, sample means, and the bad-input corpus (tests/bad_inputs/epma/). */
 #include "error.h"
+#include "generic_csv.h"
 #include "kr_test.h"
 #include "points.h"
 #include "text.h"
@@ -309,6 +310,283 @@ static void test_bad_inputs(void)
     CU_ASSERT(ncases >= 8);
 }
 
+/* ---- drift of a standard within a session (DOMAIN §2.2 step 5) ---- */
+
+#define DR_I_NA 20.0  /* beam current, nA */
+#define DR_TP_S 10.0  /* peak counting time, s */
+#define DR_TB_S 5.0   /* counting time per background position, s */
+#define DR_BG_CPS 100.0
+
+/* A point with one Si Ka channel whose net intensity is net_cps_na (zero dead time, flat 100 cps background). */
+static void drift_point(kr_epma_points *l, const kr_atomic *at, int is_std, const char *label, double t_s,
+                        double net_cps_na)
+{
+    kr_epma_point *p;
+    CU_ASSERT_EQUAL_FATAL(kr_epma_points_push(l, &p), KR_OK);
+    snprintf(p->source, sizeof p->source, "constructed/%s", label);
+    snprintf(p->label, sizeof p->label, "%s", label);
+    snprintf(p->comment, sizeof p->comment, "%s", is_std ? "quartz" : "Q1_x");
+    p->kv = 15.0;
+    p->current_na = DR_I_NA;
+    p->takeoff_deg = 40.0;
+    p->x_mm = p->y_mm = p->z_mm = NAN;
+    p->acq_time_s = t_s;
+    p->is_standard = is_std;
+    if (is_std) {
+        /* quartz, SiO2: element mass % from the atomic weights */
+        double a_si = at->weight[14], a_o = at->weight[8];
+        snprintf(p->std_name, sizeof p->std_name, "Quartz");
+        p->ncomp = 2;
+        snprintf(p->comp_el[0], sizeof p->comp_el[0], "Si");
+        snprintf(p->comp_el[1], sizeof p->comp_el[1], "O");
+        p->comp_wt[0] = 100.0 * a_si / (a_si + 2 * a_o);
+        p->comp_wt[1] = 100.0 - p->comp_wt[0];
+    }
+    p->nch = 1;
+    kr_epma_channel *c = &p->ch[0];
+    snprintf(c->element, sizeof c->element, "Si");
+    snprintf(c->line, sizeof c->line, "Ka");
+    snprintf(c->crystal, sizeof c->crystal, "TAP");
+    snprintf(c->oxide, sizeof c->oxide, "SiO2");
+    snprintf(c->where, sizeof c->where, "constructed/%s:1 (Si Ka)", label);
+    c->peak_mm = NAN;
+    c->counts.peak_counts = (net_cps_na * DR_I_NA + DR_BG_CPS) * DR_TP_S;
+    c->counts.bgm_counts = c->counts.bgp_counts = DR_BG_CPS * DR_TB_S;
+    c->counts.peak_time_s = DR_TP_S;
+    c->counts.bgm_time_s = c->counts.bgp_time_s = DR_TB_S;
+    c->counts.off_minus_mm = c->counts.off_plus_mm = 3.0;
+    c->counts.dead_time_us = 0.0;
+    c->counts.current_na = DR_I_NA;
+}
+
+/* sigma of a net intensity per nA: sqrt(P/t_p + w-^2 B-/t_b + w+^2 B+/t_b)/i with w = 1/2 (DOMAIN §2.2 step 4) */
+static double drift_sigma(double net_cps_na)
+{
+    double peak = net_cps_na * DR_I_NA + DR_BG_CPS;
+    return sqrt(peak / DR_TP_S + 2 * 0.25 * DR_BG_CPS / DR_TB_S) / DR_I_NA;
+}
+
+static const kr_epma_point_row *drift_row(const kr_epma_out *out, const char *label)
+{
+    for (size_t i = 0; i < out->npoints; i++)
+        if (!strcmp(out->points[i].point, label) && !strcmp(out->points[i].element, "Si")) return &out->points[i];
+    return NULL;
+}
+
+static void test_std_drift(void)
+{
+    kr_atomic *at = malloc(sizeof *at);
+    CU_ASSERT_EQUAL_FATAL(kr_atomic_load(at), KR_OK);
+    kr_epma_points unk = {0}, std = {0};
+    /* one standard at t = 0 and t = 3600 s, its net intensity 10 % higher at the end */
+    const double i0 = 500.0, i1 = 550.0, iu = 525.0;
+    drift_point(&std, at, 1, "std_start", 0.0, i0);
+    drift_point(&std, at, 1, "std_end", 3600.0, i1);
+    static const char *const labels[4] = {"u_before", "u_quarter", "u_middle", "u_after"};
+    const double t[4] = {-600.0, 900.0, 1800.0, 4000.0};
+    for (int i = 0; i < 4; i++) drift_point(&unk, at, 0, labels[i], t[i], iu);
+    /* hand interpolation: w = t/3600 inside [0, 3600], held flat outside */
+    const double w[4] = {0.0, 0.25, 0.5, 1.0};
+    const double s0 = drift_sigma(i0), s1 = drift_sigma(i1), su = drift_sigma(iu);
+    kr_epma_opts o;
+    kr_epma_opts_default(&o);
+    CU_ASSERT_EQUAL(o.std_drift, KR_EPMA_STD_DRIFT_LINEAR);
+    kr_epma_out lin, mean;
+    int rc = kr_epma_reduce(&o, at, &unk, &std, &lin);
+    if (rc) kr_err_print(stdout);
+    CU_ASSERT_EQUAL_FATAL(rc, KR_OK);
+    double k_lin[4];
+    printf("\n  linear drift: ");
+    for (int i = 0; i < 4; i++) {
+        const kr_epma_point_row *r = drift_row(&lin, labels[i]);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(r);
+        double istd = (1 - w[i]) * i0 + w[i] * i1;
+        double sstd = sqrt((1 - w[i]) * (1 - w[i]) * s0 * s0 + w[i] * w[i] * s1 * s1);
+        double k = iu / istd;
+        double sk = k * sqrt((su / iu) * (su / iu) + (sstd / istd) * (sstd / istd));
+        printf("t=%.0f s std %.3f cps/nA k %.6f; ", t[i], r->std_net_cps_na, r->k);
+        KR_ASSERT_REL(r->std_net_cps_na, istd, 1e-12);
+        KR_ASSERT_REL(r->net_cps_na, iu, 1e-12);
+        KR_ASSERT_REL(r->k, k, 1e-12);
+        KR_ASSERT_REL(r->sigma_k, sk, 1e-9);
+        CU_ASSERT(r->flags & KR_EPMA_FLAG_STD_INTERP);
+        CU_ASSERT_FALSE(r->flags & KR_EPMA_FLAG_DRIFT_STD);
+        CU_ASSERT_FALSE(r->flags & KR_EPMA_FLAG_FAILED);
+        k_lin[i] = r->k;
+    }
+    /* k = 1 at mid-session: quartz measured as an unknown returns its own Si content */
+    KR_ASSERT_REL(drift_row(&lin, "u_middle")->mass_pct, std.items[0].comp_wt[0], 1e-5);
+    /* k below 1 after the standard drifted up, above 1 before */
+    CU_ASSERT(k_lin[0] > 1.04 && k_lin[3] < 0.96);
+
+    /* epma.std_drift = mean: the old behaviour, one mean for every unknown, flag 128 */
+    o.std_drift = KR_EPMA_STD_DRIFT_MEAN;
+    CU_ASSERT_EQUAL_FATAL(kr_epma_reduce(&o, at, &unk, &std, &mean), KR_OK);
+    for (int i = 0; i < 4; i++) {
+        const kr_epma_point_row *r = drift_row(&mean, labels[i]);
+        KR_ASSERT_REL(r->std_net_cps_na, 0.5 * (i0 + i1), 1e-12);
+        KR_ASSERT_REL(r->k, iu / (0.5 * (i0 + i1)), 1e-12);
+        /* sigma of the mean of the two measurements */
+        double sm = 0.5 * sqrt(s0 * s0 + s1 * s1), k = iu / (0.5 * (i0 + i1));
+        KR_ASSERT_REL(r->sigma_k, k * sqrt((su / iu) * (su / iu) + (sm * 2 / (i0 + i1)) * (sm * 2 / (i0 + i1))), 1e-9);
+        CU_ASSERT(r->flags & KR_EPMA_FLAG_DRIFT_STD);
+        CU_ASSERT_FALSE(r->flags & KR_EPMA_FLAG_STD_INTERP);
+    }
+    kr_epma_out_free(&mean);
+
+    /* mass % follows k: unknowns rescaled so that the mean-standard run sees the same k give the same mass % */
+    kr_epma_points unk2 = {0};
+    for (int i = 0; i < 4; i++) drift_point(&unk2, at, 0, labels[i], t[i], k_lin[i] * 0.5 * (i0 + i1));
+    CU_ASSERT_EQUAL_FATAL(kr_epma_reduce(&o, at, &unk2, &std, &mean), KR_OK);
+    for (int i = 0; i < 4; i++) {
+        const kr_epma_point_row *a = drift_row(&lin, labels[i]), *b = drift_row(&mean, labels[i]);
+        KR_ASSERT_REL(b->k, a->k, 1e-12);
+        KR_ASSERT_REL(a->mass_pct, b->mass_pct, 1e-9);
+        KR_ASSERT_REL(a->oxide_pct, b->oxide_pct, 1e-9);
+    }
+    printf("\n  SiO2 wt%% at t = -600, 900, 1800, 4000 s: %.3f %.3f %.3f %.3f", drift_row(&lin, labels[0])->oxide_pct,
+           drift_row(&lin, labels[1])->oxide_pct, drift_row(&lin, labels[2])->oxide_pct,
+           drift_row(&lin, labels[3])->oxide_pct);
+    kr_epma_out_free(&mean);
+    kr_epma_points_free(&unk2);
+    kr_epma_out_free(&lin);
+
+    /* repeats at one time are averaged first: 540 and 560 at 3600 s act as one 550 with the sigma of the mean */
+    o.std_drift = KR_EPMA_STD_DRIFT_LINEAR;
+    kr_epma_points std3 = {0};
+    drift_point(&std3, at, 1, "std_start", 0.0, i0);
+    drift_point(&std3, at, 1, "std_end_a", 3600.0, 540.0);
+    drift_point(&std3, at, 1, "std_end_b", 3600.0, 560.0);
+    CU_ASSERT_EQUAL_FATAL(kr_epma_reduce(&o, at, &unk, &std3, &lin), KR_OK);
+    {
+        const kr_epma_point_row *r = drift_row(&lin, "u_quarter");
+        double sa = drift_sigma(540.0), sb = drift_sigma(560.0);
+        double s_end2 = (sa * sa + sb * sb) / 4;
+        double istd = 0.75 * i0 + 0.25 * 550.0;
+        double sstd = sqrt(0.75 * 0.75 * s0 * s0 + 0.25 * 0.25 * s_end2);
+        double k = iu / istd;
+        KR_ASSERT_REL(r->std_net_cps_na, istd, 1e-12);
+        KR_ASSERT_REL(r->sigma_k, k * sqrt((su / iu) * (su / iu) + (sstd / istd) * (sstd / istd)), 1e-9);
+        KR_ASSERT_REL(drift_row(&lin, "u_after")->std_net_cps_na, 550.0, 1e-12);
+    }
+    kr_epma_out_free(&lin);
+
+    /* an unknown without a time, or a standard measurement without one: the session mean (flag 128) */
+    unk.items[1].acq_time_s = NAN;
+    CU_ASSERT_EQUAL_FATAL(kr_epma_reduce(&o, at, &unk, &std, &lin), KR_OK);
+    KR_ASSERT_REL(drift_row(&lin, "u_quarter")->std_net_cps_na, 0.5 * (i0 + i1), 1e-12);
+    CU_ASSERT_EQUAL(drift_row(&lin, "u_quarter")->flags & (KR_EPMA_FLAG_DRIFT_STD | KR_EPMA_FLAG_STD_INTERP),
+                    KR_EPMA_FLAG_DRIFT_STD);
+    KR_ASSERT_REL(drift_row(&lin, "u_before")->std_net_cps_na, i0, 1e-12);
+    kr_epma_out_free(&lin);
+    std.items[1].acq_time_s = NAN;
+    CU_ASSERT_EQUAL_FATAL(kr_epma_reduce(&o, at, &unk, &std, &lin), KR_OK);
+    for (int i = 0; i < 4; i++) {
+        KR_ASSERT_REL(drift_row(&lin, labels[i])->std_net_cps_na, 0.5 * (i0 + i1), 1e-12);
+        CU_ASSERT_FALSE(drift_row(&lin, labels[i])->flags & KR_EPMA_FLAG_STD_INTERP);
+    }
+    kr_epma_out_free(&lin);
+    /* a single measurement time (both at t = 0): the mean */
+    std.items[1].acq_time_s = 0.0;
+    CU_ASSERT_EQUAL_FATAL(kr_epma_reduce(&o, at, &unk, &std, &lin), KR_OK);
+    KR_ASSERT_REL(drift_row(&lin, "u_after")->std_net_cps_na, 0.5 * (i0 + i1), 1e-12);
+    CU_ASSERT(drift_row(&lin, "u_after")->flags & KR_EPMA_FLAG_DRIFT_STD);
+    kr_epma_out_free(&lin);
+    kr_epma_points_free(&std3);
+    kr_epma_points_free(&unk);
+    kr_epma_points_free(&std);
+    free(at);
+}
+
+/* The sample run's standards are each measured once: no row is drift-interpolated, and the times are read. */
+static void test_sample_run_times(void)
+{
+    char q[1024], st[1024];
+    kr_test_source_path(q, sizeof q, "sample_runs/ce5-glass-beads/exports/beads_QNT");
+    kr_test_source_path(st, sizeof st, "sample_runs/ce5-glass-beads/exports/beads_STD");
+    const char *pp[2] = {q, st};
+    kr_atomic *at = malloc(sizeof *at);
+    kr_epma_points unk = {0}, std = {0};
+    CU_ASSERT_EQUAL_FATAL(kr_atomic_load(at), KR_OK);
+    CU_ASSERT_EQUAL_FATAL(kr_epma_read_inputs(pp, 2, at, &unk, &std), KR_OK);
+    for (size_t i = 0; i < unk.n; i++) CU_ASSERT(isfinite(unk.items[i].acq_time_s));
+    for (size_t i = 0; i < std.n; i++) CU_ASSERT(isfinite(std.items[i].acq_time_s));
+    /* beads_STD/Pos_0001: $XM_ANALYSIS_ACQ_DATE 2024/05/09 14:11:00 = 1715263860 s (Python calendar.timegm) */
+    CU_ASSERT_DOUBLE_EQUAL(std.items[0].acq_time_s, 1715263860.0, 0);
+    kr_epma_opts o;
+    kr_epma_opts_default(&o);
+    kr_epma_out out;
+    CU_ASSERT_EQUAL_FATAL(kr_epma_reduce(&o, at, &unk, &std, &out), KR_OK);
+    for (size_t i = 0; i < out.npoints; i++)
+        CU_ASSERT_EQUAL(out.points[i].flags & (KR_EPMA_FLAG_STD_INTERP | KR_EPMA_FLAG_DRIFT_STD), 0);
+    kr_epma_out_free(&out);
+    kr_epma_points_free(&unk);
+    kr_epma_points_free(&std);
+    free(at);
+}
+
+/* The generic CSV's optional `time` column: ISO 8601 with T or a space; a bad one names file:line. */
+static void test_csv_time(void)
+{
+    kr_atomic *at = malloc(sizeof *at);
+    CU_ASSERT_EQUAL_FATAL(kr_atomic_load(at), KR_OK);
+    static const char *const head =
+        "point,element,line,kv,current_na,peak_counts,bgm_counts,bgp_counts,peak_time_s,bg_time_s,off_minus_mm,"
+        "off_plus_mm,dead_time_us,time\n";
+    char path[1200];
+    snprintf(path, sizeof path, "%s/times.csv", kr_test_tmpdir());
+    FILE *f = fopen(path, "w");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+    fprintf(f, "%sp1,Si,Ka,15,20,1000,50,50,10,5,3,3,1.1,2024-05-09T14:11:00\n"
+               "p1,Al,Ka,15,20,1000,50,50,10,5,3,3,1.1,2024-05-09 14:10:30\n"
+               "p2,Si,Ka,15,20,1000,50,50,10,5,3,3,1.1,\n",
+            head);
+    fclose(f);
+    kr_epma_points l = {0};
+    int rc = kr_epma_csv_read(path, at, &l);
+    if (rc) kr_err_print(stdout);
+    CU_ASSERT_EQUAL_FATAL(rc, KR_OK);
+    CU_ASSERT_EQUAL_FATAL(l.n, 2);
+    /* the earliest of the point's rows; 2024-05-09T14:10:30Z = 1715263830 s (Python calendar.timegm) */
+    CU_ASSERT_DOUBLE_EQUAL(l.items[0].acq_time_s, 1715263830.0, 0);
+    CU_ASSERT(isnan(l.items[1].acq_time_s));
+    kr_epma_points_free(&l);
+    f = fopen(path, "w");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+    fprintf(f, "%sp1,Si,Ka,15,20,1000,50,50,10,5,3,3,1.1,2024-05-09T14:11:00\n"
+               "p2,Si,Ka,15,20,1000,50,50,10,5,3,3,1.1,09/05/2024 14:11\n",
+            head);
+    fclose(f);
+    kr_err_clear();
+    CU_ASSERT_EQUAL(kr_epma_csv_read(path, at, &l), KR_EINPUT);
+    CU_ASSERT_PTR_NOT_NULL(strstr(kr_err_msg(0), "times.csv:3"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(kr_err_msg(0), "column time"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(kr_err_msg(0), "09/05/2024 14:11"));
+    kr_err_clear();
+    kr_epma_points_free(&l);
+    free(at);
+}
+
+/* Date parsing against Python's calendar.timegm. */
+static void test_parse_time(void)
+{
+    double t;
+    CU_ASSERT_EQUAL(kr_epma_parse_time("1970-01-01T00:00:00", &t), KR_OK);
+    CU_ASSERT_DOUBLE_EQUAL(t, 0.0, 0);
+    CU_ASSERT_EQUAL(kr_epma_parse_time("2024/05/10 09:00:00", &t), KR_OK);
+    CU_ASSERT_DOUBLE_EQUAL(t, 1715331600.0, 0);
+    CU_ASSERT_EQUAL(kr_epma_parse_time("2024-02-29 23:59:59Z", &t), KR_OK);
+    CU_ASSERT_DOUBLE_EQUAL(t, 1709251199.0, 0);
+    CU_ASSERT_EQUAL(kr_epma_parse_time("2000-03-01T00:00", &t), KR_OK);
+    CU_ASSERT_DOUBLE_EQUAL(t, 951868800.0, 0);
+    CU_ASSERT_EQUAL(kr_epma_parse_time("2000-03-01T00:00:01.25", &t), KR_OK);
+    CU_ASSERT_DOUBLE_EQUAL(t, 951868801.25, 1e-6);
+    static const char *const bad[] = {"2023-02-29 00:00:00", "2024-13-01 00:00:00", "2024-05-09", "2024-05-09T24:00:00",
+                                      "2024-05/09 14:11:00", "2024-05-09T14:11:00+08:00", "", "tomorrow",
+                                      "2024-05-09T14:60:00"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) CU_ASSERT_EQUAL(kr_epma_parse_time(bad[i], &t), KR_EINPUT);
+}
+
 int main(void)
 {
     static const kr_test_case tests[] = {
@@ -318,6 +596,10 @@ int main(void)
         {"JEOL field mismatch: flag or error", test_vendor_mismatch},
         {"sample-id rules", test_sample_id_rules},
         {"bad inputs name the place", test_bad_inputs},
+        {"standard drift: linear in time, held flat outside, mean on request", test_std_drift},
+        {"sample run: times read, nothing drift-interpolated", test_sample_run_times},
+        {"generic CSV time column", test_csv_time},
+        {"date parsing", test_parse_time},
         {NULL, NULL},
     };
     return kr_test_run("epma_points", tests);

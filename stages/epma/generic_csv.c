@@ -10,12 +10,12 @@
 enum {
     C_POINT, C_ELEMENT, C_LINE, C_KV, C_CURRENT, C_PEAK, C_BGM, C_BGP, C_TPEAK, C_TBG, C_TBGM, C_TBGP, C_OFFM,
     C_OFFP, C_DEAD, C_COMMENT, C_TYPE, C_STANDARD, C_COMPOSITION, C_CRYSTAL, C_OXIDE, C_TAKEOFF, C_X, C_Y,
-    C_NET, C_BG, C_SIGMA, C_N
+    C_NET, C_BG, C_SIGMA, C_TIME, C_N
 };
 static const char *const COLS[C_N] = {
     "point", "element", "line", "kv", "current_na", "peak_counts", "bgm_counts", "bgp_counts", "peak_time_s",
     "bg_time_s", "bgm_time_s", "bgp_time_s", "off_minus_mm", "off_plus_mm", "dead_time_us", "comment", "type",
-    "standard", "composition", "crystal", "oxide", "takeoff_deg", "x_mm", "y_mm", "net_cps", "bg_cps", "sigma_cps",
+    "standard", "composition", "crystal", "oxide", "takeoff_deg", "x_mm", "y_mm", "net_cps", "bg_cps", "sigma_cps", "time",
 };
 static const int REQUIRED[] = {C_POINT, C_ELEMENT, C_LINE, C_KV, C_CURRENT, C_PEAK, C_BGM, C_BGP, C_TPEAK,
                                C_OFFM, C_OFFP, C_DEAD};
@@ -152,6 +152,17 @@ int kr_epma_csv_read(const char *path, const kr_atomic *at, kr_epma_points *poin
                     goto cleanup;
                 }
             }
+        }
+        if (*opt(f, col, C_TIME)) {
+            double ts;
+            if (kr_epma_parse_time(opt(f, col, C_TIME), &ts)) {
+                rc = kr_err_at(KR_EINPUT, path, it.lineno,
+                               "column time: expected an ISO 8601 date and time 'YYYY-MM-DDThh:mm:ss' "
+                               "(or with a space), found '%s'", opt(f, col, C_TIME));
+                goto cleanup;
+            }
+            /* a point's time is the earliest given on its rows */
+            if (!(ts >= p->acq_time_s)) p->acq_time_s = ts;
         }
         if (!(p->kv > 0)) {
             rc = kr_err_at(KR_EINPUT, path, it.lineno, "column kv must be > 0, found %g", p->kv);

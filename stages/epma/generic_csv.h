@@ -29,6 +29,10 @@
  *   oxide           no                oxide for stoichiometry (SiO2); default from calib/epma_oxides.csv
  *   takeoff_deg     no        deg     take-off angle (default: epma.takeoff_deg)
  *   x_mm, y_mm      no        mm      stage position
+ *   time            no                acquisition date and time, ISO 8601 "2024-05-09T14:11:00" or
+ *                                     "2024-05-09 14:11:00" (":ss" optional, may carry a fraction; a trailing
+ *                                     Z allowed; no offsets), taken as UTC; used for the drift of standards
+ *                                     (epma.std_drift); if the rows of a point differ, the earliest is used
  *   net_cps, bg_cps, sigma_cps  no  cps  the vendor's own net, background and sigma: if present they are
  *                                     checked against kreep's (non-paralyzable dead time, linear
  *                                     background) to their printed precision, as for JEOL files

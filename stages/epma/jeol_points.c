@@ -235,6 +235,13 @@ int kr_jeol_read_point_dir(const char *dir, const kr_atomic *at, kr_epma_point *
     }
     const kr_jeol_entry *e = set_find(&s, "XM_AP_COMMENT", 0, -1, NULL);
     if (e) kr_jeol_to_utf8(e->value, out->comment, sizeof out->comment);
+    out->acq_time_s = NAN;
+    e = set_find(&s, "XM_ANALYSIS_ACQ_DATE", -1, -1, &f);
+    if (e && kr_epma_parse_time(e->value, &out->acq_time_s)) {
+        rc = kr_err_at(KR_EINPUT, f->path, e->line,
+                       "$XM_ANALYSIS_ACQ_DATE: expected a date and time 'YYYY/MM/DD hh:mm:ss', found '%s'", e->value);
+        goto cleanup;
+    }
     if (set_find(&s, "XM_AP_ACM_STAGE_POS", 0, 0, NULL)) {
         if ((rc = set_numbers(&s, F_CND, "XM_AP_ACM_STAGE_POS", 0, 0, v, 3, 1, NULL, NULL))) goto cleanup;
         out->x_mm = v[0];

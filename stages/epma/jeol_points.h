@@ -3,7 +3,8 @@
  *   <run>_QNT/Pos_0001/data001.cnd   conditions: $XM_EC_ACCEL_VOLT, $XM_ELEM_NAME%N, $XM_ELEM_WDS_XRAY%N,
  *                                    $XM_ELEM_WDS_CRYSTAL_NAME%N, $XM_ELEM_WDS_PEAK%N,
  *                                    $XM_ELEM_WDS_BACK_MINUS%N / _PLUS%N, $XM_AP_COMMENT%0,
- *                                    $XM_AP_ACM_STAGE_POS%0_0
+ *                                    $XM_AP_ACM_STAGE_POS%0_0,
+ *                                    $XM_ANALYSIS_ACQ_DATE (YYYY/MM/DD hh:mm:ss, taken as UTC; optional)
  *   <run>_QNT/Pos_0001/data001.qnt   measured: $XM_DATA_PROBE_CURRENT (A), $XM_QNT_DATA_WD_ELM%N,
  *                                    $XM_QNT_DATA_WD_MES_TIME%N (peak, bg-, bg+ s),
  *                                    $XM_QNT_DATA_WD_XRAY_CNT%N (3 counts + JEOL's net, bg, sigma cps),

@@ -25,7 +25,9 @@ static const kr_column POINT_COLS[] = {
     KR_COL_INT(PT, point_index, "", "1-based order of the point in the run"),
     KR_COL_INT(PT, iterations, "", "matrix-correction iterations"),
     KR_COL_INT(PT, flags, "", "bits: 1 exp-bg fallback, 2 negative net, 4 JEOL net/bg/sigma mismatch, 8 below DL, "
-                              "16 failed, 32 by difference, 64 O by stoichiometry, 128 standard averaged"),
+                              "16 failed, 32 by difference, 64 O by stoichiometry, 128 standard averaged, "
+                              "256 standard drift-interpolated (linear in time between its bracketing "
+                              "measurements, held at the first/last outside them)"),
     KR_COL_D(PT, kv, "kV", "accelerating voltage"),
     KR_COL_D(PT, current_na, "nA", "beam current"),
     KR_COL_D(PT, x_mm, "mm", "stage x"),
@@ -41,7 +43,8 @@ static const kr_column POINT_COLS[] = {
     KR_COL_D(PT, net_cps, "cps", "net peak rate"),
     KR_COL_D(PT, sigma_net_cps, "cps", "1 sigma of the net rate (counting statistics)"),
     KR_COL_D(PT, net_cps_na, "cps/nA", "net rate per nA"),
-    KR_COL_D(PT, std_net_cps_na, "cps/nA", "net rate per nA of the standard"),
+    KR_COL_D(PT, std_net_cps_na, "cps/nA", "net rate per nA of the standard used for this point (interpolated to "
+                                           "its time when flag 256 is set, else the session mean)"),
     KR_COL_D(PT, jeol_net_cps, "cps", "JEOL's own net rate from the .qnt (NaN if absent)"),
     KR_COL_D(PT, jeol_bg_cps, "cps", "JEOL's own background rate from the .qnt"),
     KR_COL_D(PT, jeol_sigma_cps, "cps", "JEOL's own sigma from the .qnt"),
@@ -88,6 +91,15 @@ void kr_epma_opts_default(kr_epma_opts *o)
     o->oxygen_stoich = 1;
     snprintf(o->sample_rule, sizeof o->sample_rule, "last_underscore");
     o->takeoff_deg = 40.0; /* JEOL JXA-8230 take-off angle (JEOL JXA-8230 specifications) */
+    o->std_drift = KR_EPMA_STD_DRIFT_LINEAR;
+}
+
+int kr_epma_std_drift_parse(const char *s, kr_epma_std_drift *out)
+{
+    if (s && kr_streq_ci(s, "linear")) *out = KR_EPMA_STD_DRIFT_LINEAR;
+    else if (s && kr_streq_ci(s, "mean")) *out = KR_EPMA_STD_DRIFT_MEAN;
+    else return kr_err(KR_EINPUT, "epma.std_drift: expected linear or mean, found '%s'", s ? s : "");
+    return KR_OK;
 }
 
 void kr_epma_out_free(kr_epma_out *o)
@@ -139,15 +151,49 @@ int kr_epma_sample_id(const char *rule, const char *comment, char *buf, size_t l
 
 /* ---- standards ---- */
 
+/* One measurement of a standard channel; after collapsing, one distinct time (repeats averaged). */
+typedef struct {
+    int entry;                /* index of its std_entry */
+    double t_s;               /* acquisition time (NaN: none) */
+    double cps_na, var, bg_cps_na;
+    int n;                    /* measurements averaged into this node */
+} std_node;
+
 typedef struct {
     char el[4], line[4], name[64];
     const kr_epma_point *pt;  /* first measurement (composition) */
     double sum_cps_na, sum_var, sum_bg_cps_na;
     int n;
+    int untimed;              /* measurements without an acquisition time */
     kr_wds_net net;           /* averaged: net_cps_na, sigma_cps_na */
+    const std_node *nodes;    /* distinct times in increasing order, >= 2; NULL: the mean applies */
+    int nnodes;
     double c_std_pct;         /* element mass % in the standard */
     char formula[48];         /* atom-proportion formula for the matrix correction */
 } std_entry;
+
+typedef struct {
+    std_entry *e;
+    int n;
+    std_node *nodes; /* storage of every entry's nodes */
+} std_set;
+
+static void std_set_free(std_set *s)
+{
+    free(s->e);
+    free(s->nodes);
+    memset(s, 0, sizeof *s);
+}
+
+/* by entry, then time (no time last) */
+static int cmp_node(const void *a, const void *b)
+{
+    const std_node *x = a, *y = b;
+    if (x->entry != y->entry) return x->entry < y->entry ? -1 : 1;
+    int nx = isnan(x->t_s), ny = isnan(y->t_s);
+    if (nx || ny) return nx - ny;
+    return (x->t_s > y->t_s) - (x->t_s < y->t_s);
+}
 
 /* Atom-proportion formula ("Ca0.2Si0.2O0.6") from an element-mass-% composition. */
 static int composition_formula(const kr_atomic *at, const kr_epma_point *p, char *buf, size_t len)
@@ -200,17 +246,20 @@ static const char *override_for(const kr_epma_opts *o, const char *el)
     return NULL;
 }
 
-static int build_standards(const kr_epma_opts *o, const kr_atomic *at, const kr_epma_points *stds, std_entry **out,
-                           int *nout, kr_epma_out *res)
+static int build_standards(const kr_epma_opts *o, const kr_atomic *at, const kr_epma_points *stds, std_set *out,
+                           kr_epma_out *res)
 {
-    *out = NULL;
-    *nout = 0;
-    size_t cap = 0;
+    memset(out, 0, sizeof *out);
+    size_t cap = 0, nmeas = 0;
     for (size_t s = 0; s < stds->n; s++) cap += (size_t)stds->items[s].nch;
     if (cap == 0) return KR_OK;
     std_entry *e = calloc(cap, sizeof *e);
-    if (!e) return kr_err(KR_ENOMEM, "out of memory");
+    std_node *meas = calloc(cap, sizeof *meas);
     int n = 0, rc = KR_OK;
+    if (!e || !meas) {
+        rc = kr_err(KR_ENOMEM, "out of memory");
+        goto fail;
+    }
     for (size_t s = 0; s < stds->n; s++) {
         const kr_epma_point *p = &stds->items[s];
         for (int c = 0; c < p->nch; c++) {
@@ -246,6 +295,14 @@ static int build_standards(const kr_epma_opts *o, const kr_atomic *at, const kr_
             e[k].sum_var += net.sigma_cps_na * net.sigma_cps_na;
             e[k].sum_bg_cps_na += net.bg_cps_na;
             e[k].n++;
+            if (!isfinite(p->acq_time_s)) e[k].untimed++;
+            std_node *m = &meas[nmeas++];
+            m->entry = k;
+            m->t_s = isfinite(p->acq_time_s) ? p->acq_time_s : NAN;
+            m->cps_na = net.net_cps_na;
+            m->var = net.sigma_cps_na * net.sigma_cps_na;
+            m->bg_cps_na = net.bg_cps_na;
+            m->n = 1;
         }
     }
     for (int k = 0; k < n; k++) {
@@ -254,12 +311,74 @@ static int build_standards(const kr_epma_opts *o, const kr_atomic *at, const kr_
         e[k].net.sigma_cps_na = sqrt(e[k].sum_var) / e[k].n;
         e[k].net.bg_cps_na = e[k].sum_bg_cps_na / e[k].n;
     }
-    *out = e;
-    *nout = n;
+    /* drift: per entry, its measurements in time order with repeats at one time merged into one node */
+    qsort(meas, nmeas, sizeof *meas, cmp_node);
+    size_t nn = 0;
+    for (size_t i = 0; i < nmeas;) {
+        size_t j = i, first = nn;
+        int k = meas[i].entry;
+        while (j < nmeas && meas[j].entry == k) {
+            std_node *d = &meas[nn++];
+            *d = meas[j++];
+            while (j < nmeas && meas[j].entry == k && meas[j].t_s == d->t_s) {
+                d->cps_na += meas[j].cps_na;
+                d->var += meas[j].var;
+                d->bg_cps_na += meas[j].bg_cps_na;
+                d->n++;
+                j++;
+            }
+            /* mean of the repeats; sigma of the mean from counting statistics */
+            d->cps_na /= d->n;
+            d->var /= (double)d->n * d->n;
+            d->bg_cps_na /= d->n;
+        }
+        i = j;
+        if (o->std_drift == KR_EPMA_STD_DRIFT_LINEAR && !e[k].untimed && nn - first >= 2) {
+            e[k].nodes = meas + first; /* meas is not reallocated from here on */
+            e[k].nnodes = (int)(nn - first);
+        }
+    }
+    out->e = e;
+    out->n = n;
+    out->nodes = meas;
     return KR_OK;
 fail:
     free(e);
+    free(meas);
     return rc;
+}
+
+/* The standard's intensity for an unknown measured at t_s (NaN: no time), and the row flag it earns. */
+static void standard_at(const std_entry *se, double t_s, kr_wds_net *net, int *flags)
+{
+    *net = se->net;
+    if (!se->nodes || !isfinite(t_s)) {
+        if (se->n > 1) *flags |= KR_EPMA_FLAG_DRIFT_STD;
+        return;
+    }
+    *flags |= KR_EPMA_FLAG_STD_INTERP;
+    const std_node *a = &se->nodes[0], *b = &se->nodes[se->nnodes - 1];
+    double wb; /* weight of b; a gets 1 - wb */
+    if (t_s <= a->t_s) {
+        b = a; /* before the first measurement: held at it */
+        wb = 0;
+    } else if (t_s >= b->t_s) {
+        a = b; /* after the last: held at it */
+        wb = 1;
+    } else {
+        int i = 0;
+        while (se->nodes[i + 1].t_s <= t_s) i++;
+        a = &se->nodes[i];
+        b = &se->nodes[i + 1];
+        /* linear standard drift between the bracketing measurements (Probe for EPMA standard drift
+         * correction, Donovan et al., Probe Software user's guide; DOMAIN §2.2 step 5) */
+        wb = (t_s - a->t_s) / (b->t_s - a->t_s);
+    }
+    double wa = 1.0 - wb;
+    net->net_cps_na = wa * a->cps_na + wb * b->cps_na;
+    net->bg_cps_na = wa * a->bg_cps_na + wb * b->bg_cps_na;
+    /* variance of a weighted sum of independent measurements (Bevington & Robinson 2003, ch. 3) */
+    net->sigma_cps_na = sqrt(wa * wa * a->var + wb * wb * b->var);
 }
 
 static int find_standard(const kr_epma_opts *o, const std_entry *e, int n, const kr_epma_channel *ch,
@@ -439,15 +558,16 @@ static int reduce_point(const kr_epma_opts *o, const kr_atomic *at, const kr_epm
         const std_entry *se;
         if ((rc = find_standard(o, stds, nstd, ch, &se))) return rc;
         snprintf(r->standard, sizeof r->standard, "%s", se->name);
-        if (se->n > 1) r->flags |= KR_EPMA_FLAG_DRIFT_STD;
-        r->std_net_cps_na = se->net.net_cps_na;
+        kr_wds_net snet;
+        standard_at(se, p->acq_time_s, &snet, &r->flags);
+        r->std_net_cps_na = snet.net_cps_na;
         double kk, sk;
-        if ((rc = kr_kratio(&net, &se->net, ch->where, &kk, &sk))) return rc;
+        if ((rc = kr_kratio(&net, &snet, ch->where, &kk, &sk))) return rc;
         r->k = kk;
         r->sigma_k = sk;
         /* detection limit in element mass % (DOMAIN §2.3) */
         r->dl_mass_pct = kr_detection_limit(net.bg_cps_na, ch->counts.peak_time_s, ch->counts.current_na,
-                                            se->c_std_pct, se->net.net_cps_na);
+                                            se->c_std_pct, snet.net_cps_na);
         kr_xray_line xl;
         if (kr_xray_line_parse(ch->line, &xl))
             return kr_err(KR_EINPUT, "%s: unknown X-ray line '%s'", ch->where, ch->line);
@@ -653,21 +773,23 @@ int kr_epma_reduce(const kr_epma_opts *o, const kr_atomic *at, const kr_epma_poi
                    const kr_epma_points *standards, kr_epma_out *out)
 {
     memset(out, 0, sizeof *out);
-    std_entry *stds = NULL;
-    int nstd = 0, rc;
+    std_set stds;
+    memset(&stds, 0, sizeof stds);
+    int rc;
     ctx_cache cache;
     memset(&cache, 0, sizeof cache);
     size_t cap = 0;
-    if ((rc = build_standards(o, at, standards, &stds, &nstd, out))) goto cleanup;
+    if ((rc = build_standards(o, at, standards, &stds, out))) goto cleanup;
     if (unknowns->n == 0) {
         rc = kr_err(KR_EINPUT, "no unknown points to reduce");
         goto cleanup;
     }
     for (size_t i = 0; i < unknowns->n; i++)
-        if ((rc = reduce_point(o, at, &unknowns->items[i], (int)i + 1, stds, nstd, &cache, out, &cap))) goto cleanup;
+        if ((rc = reduce_point(o, at, &unknowns->items[i], (int)i + 1, stds.e, stds.n, &cache, out, &cap)))
+            goto cleanup;
     rc = build_samples(out);
 cleanup:
-    free(stds);
+    std_set_free(&stds);
     cache_free(&cache);
     if (rc) kr_epma_out_free(out);
     return rc;

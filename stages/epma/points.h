@@ -16,8 +16,18 @@ enum {
     KR_EPMA_FLAG_FAILED = 1 << 4,       /* the point's matrix correction failed (see status) */
     KR_EPMA_FLAG_DIFFERENCE = 1 << 5,   /* element computed by difference */
     KR_EPMA_FLAG_STOICH_O = 1 << 6,     /* oxygen computed by stoichiometry */
-    KR_EPMA_FLAG_DRIFT_STD = 1 << 7     /* the standard was measured more than once: mean used */
+    KR_EPMA_FLAG_DRIFT_STD = 1 << 7,    /* the standard was measured more than once: mean used */
+    KR_EPMA_FLAG_STD_INTERP = 1 << 8    /* standard intensity interpolated in time (epma.std_drift linear) */
 };
+
+/* How repeated measurements of a standard within a session are used (DOMAIN.md §2.2 step 5). */
+typedef enum {
+    KR_EPMA_STD_DRIFT_LINEAR = 0, /* linear in acquisition time between the bracketing measurements */
+    KR_EPMA_STD_DRIFT_MEAN = 1    /* one mean intensity for the whole session */
+} kr_epma_std_drift;
+
+/* Parse "linear" | "mean". */
+int kr_epma_std_drift_parse(const char *s, kr_epma_std_drift *out);
 
 typedef struct {
     kr_epma_model model;
@@ -31,6 +41,7 @@ typedef struct {
     char sample_rule[128];       /* "last_underscore" | "whole" | "regex:<POSIX ERE with one group>" */
     double takeoff_deg;          /* used when the input does not give it */
     int vendor_mismatch_error;   /* 1: a JEOL net/bg/sigma disagreement is an error, 0: a flag */
+    kr_epma_std_drift std_drift; /* repeated standards: interpolated in time (default) or averaged */
     int nstd_override;           /* element -> standard name */
     char std_el[KR_EPMA_MAX_CH][4];
     char std_name[KR_EPMA_MAX_CH][64];
@@ -86,7 +97,12 @@ typedef struct {
 
 void kr_epma_out_free(kr_epma_out *o);
 
-/* Reduce unknowns against standards. Input errors (tau*rate >= 1, zero current, no standard for an
+/* Reduce unknowns against standards. A standard (element, line, name) measured at two or more distinct
+ * times is, under KR_EPMA_STD_DRIFT_LINEAR, interpolated linearly in acq_time_s for each unknown with a
+ * time (held at the first/last value outside the measured span; repeats at one time averaged first;
+ * rows flagged KR_EPMA_FLAG_STD_INTERP); otherwise, and when the unknown or any measurement of that
+ * standard has no time, the mean of its measurements is used (KR_EPMA_FLAG_DRIFT_STD if more than one).
+ * Input errors (tau*rate >= 1, zero current, no standard for an
  * element, ...) fail the whole reduction with a message naming file:line; a point whose matrix
  * correction does not converge is flagged and counted in failed_points. */
 int kr_epma_reduce(const kr_epma_opts *o, const kr_atomic *at, const kr_epma_points *unknowns,

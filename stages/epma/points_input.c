@@ -5,6 +5,8 @@
 #include "jeol_points.h"
 #include "text.h"
 
+#include <ctype.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -20,6 +22,7 @@ int kr_epma_points_push(kr_epma_points *l, kr_epma_point **slot)
     }
     *slot = &l->items[l->n++];
     memset(*slot, 0, sizeof **slot);
+    (*slot)->acq_time_s = NAN;
     return KR_OK;
 }
 
@@ -28,6 +31,46 @@ void kr_epma_points_free(kr_epma_points *l)
     if (!l) return;
     free(l->items);
     memset(l, 0, sizeof *l);
+}
+
+/* Read exactly `n` decimal digits at *s into *v. */
+static int digits(const char **s, int n, long *v)
+{
+    *v = 0;
+    for (int i = 0; i < n; i++, (*s)++) {
+        if (!isdigit((unsigned char)**s)) return 0;
+        *v = *v * 10 + (**s - '0');
+    }
+    return 1;
+}
+
+int kr_epma_parse_time(const char *s, double *out_s)
+{
+    long y, mo, d, h, mi, sec = 0;
+    double frac = 0;
+    if (!s) return KR_EINPUT;
+    while (*s == ' ' || *s == '\t') s++;
+    if (!digits(&s, 4, &y)) return KR_EINPUT;
+    char sep = *s;
+    if (sep != '-' && sep != '/') return KR_EINPUT;
+    s++;
+    if (!digits(&s, 2, &mo) || *s++ != sep || !digits(&s, 2, &d)) return KR_EINPUT;
+    if (*s != 'T' && *s != ' ') return KR_EINPUT;
+    s++;
+    if (!digits(&s, 2, &h) || *s++ != ':' || !digits(&s, 2, &mi)) return KR_EINPUT;
+    if (*s == ':') {
+        s++;
+        if (!digits(&s, 2, &sec)) return KR_EINPUT;
+        if (*s == '.' && isdigit((unsigned char)s[1])) {
+            double scale = 0.1;
+            for (s++; isdigit((unsigned char)*s); s++, scale *= 0.1) frac += (*s - '0') * scale;
+        }
+    }
+    if (*s == 'Z') s++;
+    while (*s == ' ' || *s == '\t') s++;
+    if (*s) return KR_EINPUT;
+    if (kr_utc_seconds(y, mo, d, h, mi, (double)sec + frac, out_s)) return KR_EINPUT;
+    return KR_OK;
 }
 
 static int has_suffix_ci(const char *s, const char *suf)

@@ -30,6 +30,8 @@ typedef struct {
     double current_na;   /* beam current */
     double takeoff_deg;  /* NaN: not in the file (the config's epma.takeoff_deg applies) */
     double x_mm, y_mm, z_mm; /* stage position (NaN if unknown) */
+    double acq_time_s;   /* acquisition time, s since 1970-01-01 00:00:00 taking the written time as UTC
+                          * ($XM_ANALYSIS_ACQ_DATE or the CSV `time`); NaN if absent */
     int is_standard;
     char std_name[64];   /* standards: name ("Wollastonite") */
     int ncomp;           /* standards: composition, element mass % */
@@ -45,8 +47,14 @@ typedef struct {
     size_t n, cap;
 } kr_epma_points;
 
-int kr_epma_points_push(kr_epma_points *l, kr_epma_point **slot); /* zeroed new slot */
+int kr_epma_points_push(kr_epma_points *l, kr_epma_point **slot); /* zeroed new slot, acq_time_s NaN */
 void kr_epma_points_free(kr_epma_points *l);
+
+/* Parse an acquisition date and time into seconds since 1970-01-01 00:00:00, the written time taken as
+ * UTC: "YYYY-MM-DDThh:mm:ss", "YYYY-MM-DD hh:mm:ss" (ISO 8601) or JEOL's "YYYY/MM/DD hh:mm:ss"; seconds
+ * may carry a fraction or be left out (hh:mm), a trailing "Z" is allowed. Returns KR_OK, or KR_EINPUT
+ * without pushing a message (the caller names file:line). */
+int kr_epma_parse_time(const char *s, double *out_s);
 
 /* Read every input (a directory: JEOL tree, see jeol_points.h; a *.csv file: generic CSV, see
  * generic_csv.h) and split the points into unknowns and standards (appended). */

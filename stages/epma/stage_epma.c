@@ -34,6 +34,10 @@ static const kr_param EPMA_PARAMS[] = {
      "spectrometer take-off angle when the input does not give it (JXA-8230: 40)"},
     {"epma.vendor_mismatch", KR_PT_CHOICE, "flag", "", 1, 0, "flag|error",
      "when JEOL's own net/bg/sigma disagree with kreep's: flag the row, or stop"},
+    {"epma.std_drift", KR_PT_CHOICE, "linear", "", 1, 0, "linear|mean",
+     "standards measured more than once in a session: interpolated linearly in acquisition time for each "
+     "unknown (held at the first/last measurement outside them; flag 256), or one session mean (flag 128); "
+     "points without a time get the mean"},
     {"epma.standards", KR_PT_NODE, NULL, "", 1, 0, NULL,
      "map element -> standard name, when several standards measured one element"},
     {"epma.mac_overrides", KR_PT_NODE, NULL, "cm2/g", 1, 0, NULL,
@@ -68,6 +72,7 @@ int kr_epma_opts_from_config(const kr_config *cfg, kr_epma_opts *o)
     snprintf(o->sample_rule, sizeof o->sample_rule, "%s", kr_config_string(cfg, "epma.sample_id"));
     o->takeoff_deg = kr_config_double(cfg, "epma.takeoff_deg");
     o->vendor_mismatch_error = !strcmp(kr_config_string(cfg, "epma.vendor_mismatch"), "error");
+    if ((rc = kr_epma_std_drift_parse(kr_config_string(cfg, "epma.std_drift"), &o->std_drift))) return rc;
     const kr_node *st = kr_config_node(cfg, "epma.standards");
     if (st) {
         if (kr_node_kind_of(st) != KR_NODE_MAP)
