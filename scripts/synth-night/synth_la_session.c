@@ -3,14 +3,15 @@
  * entry of `kreep nightly`.
  *
  *   synth_la_session --isotopes scripts/synth-laicpms/isotopes.csv --out DIR [--spots 250] [--seed 1]
- *                    [--max-isotopes 12]
+ *                    [--max-isotopes N]   (default: every isotope of the file, 29 for the lab's method)
  *
  * Run order: cycles of 10 spots, a NIST 610 pair (drift brackets) then 8 others, and a closing NIST 610
  * pair; of the others, every 25th spot of the session is NIST 612 (a QC glass), the rest unknowns
  * "GLASS-<k>" (4 spots each) of the BCR-2G composition, so the template sets
  * laicpms.internal_standard_default_ugg to BCR-2G's Si (from its SiO2 in calib/). Reference
  * concentrations from calib/laicpms_reference_materials.csv (kr_la_refs).
- * Forward model per spot and isotope (sweep 0.3 s, 15 s gas blank, 25 s ablation, 10 s washout):
+ * Forward model per spot and isotope (the lab's method: sweep 0.3 s, 20 s gas blank, 45 s ablation, 20 s
+ * washout):
  *   cps(t) = blank + Y shape(t) sens (1 - 0.08 s) C, counts per sweep Poisson with mean cps x dwell,
  *   Y the spot's ablation yield (5 % sd), shape a 0.4 s rise and a 1.5 s washout, s the fraction of the
  *   session elapsed. Isotope settings (dwell, sensitivity, blank) from the isotopes file (label,dwell_ms,
@@ -28,10 +29,10 @@
 
 #define MAXISO 48
 #define SWEEP_S 0.3
-#define BLANK_END_S 15.0
-#define ABL_END_S 40.0
-#define ACQ_S 50.0
-#define SPOT_EVERY_S 60.0
+#define BLANK_END_S 20.0
+#define ABL_END_S 65.0
+#define ACQ_S 85.0
+#define SPOT_EVERY_S 100.0
 
 typedef struct {
     kr_la_isotope iso;
@@ -133,7 +134,7 @@ int main(int argc, char **argv)
 {
     const char *isop = NULL, *out = NULL;
     unsigned long long seed = 1;
-    long nspots = 250, maxiso = 12;
+    long nspots = 250, maxiso = MAXISO;
     for (int i = 1; i + 1 < argc; i += 2) {
         if (!strcmp(argv[i], "--isotopes")) isop = argv[i + 1];
         else if (!strcmp(argv[i], "--out")) out = argv[i + 1];
