@@ -82,6 +82,8 @@ int main(int argc, char **argv)
     }
     for (size_t t = 0; t < a.n; t++) a.time_s[t] = 0.4 * (double)t;
     if ((rc = kr_product_open(out, &p))) goto fail;
+    H5AC_cache_config_t mdc;
+    if ((rc = kr_la_mdc_limit(p, &mdc))) goto fail; /* as the stage does */
     for (size_t i = 0; i < nspots; i++) {
         int mat = i % 10 == 0 || i + 1 == nspots ? m610 : i % 25 == 3 ? m612 : -1;
         snprintf(a.name, sizeof a.name, "S%05zu", i);
@@ -101,11 +103,7 @@ int main(int argc, char **argv)
         if ((rc = kr_la_process_acq(&s, NULL, &a, p, NULL, series))) goto fail;
     }
     if ((rc = kr_la_session_calibrate(&s))) goto fail;
-    kr_la_result *rows = calloc(s.nspots * (size_t)s.nana, sizeof *rows);
-    for (size_t i = 0; i < s.nspots; i++)
-        if (kr_la_quantify_spot(&s, i, rows + i * (size_t)s.nana)) kr_err_clear();
-    if ((rc = kr_la_write_results(&s, rows, 5, p, NULL))) goto fail;
-    free(rows);
+    if ((rc = kr_la_quantify_write(&s, 5, p, NULL))) goto fail; /* spot by spot, rows appended in blocks */
     if ((rc = kr_product_commit(p))) goto fail;
     p = NULL;
     clock_gettime(CLOCK_MONOTONIC, &t1);

@@ -58,6 +58,10 @@ int kr_la_parse_agilent(kr_text *t, double dwell_s, kr_la_acq *out);
  * caller (kr_la_acqs_free). The batch exports carry no dwell times: `dwell_s` is used. */
 int kr_la_parse_qtegra_batch(kr_text *t, double dwell_s, kr_la_acq **out, size_t *nout);
 
+/* Strict number parse with the contract of kr_parse_double (whole string, surrounding blanks allowed,
+ * 0 on success) and the same bits as strtod; plain decimals take an exact fast path (Clinger 1990). */
+int kr_la_parse_number(const char *s, double *out);
+
 /* Read any of the formats above (detected from the first lines). Owner of *out: caller. */
 int kr_la_read_file(const char *path, double default_dwell_s, kr_la_acq **out, size_t *nout);
 

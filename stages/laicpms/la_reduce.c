@@ -6,11 +6,14 @@
 #include "error.h"
 
 #include <ctype.h>
+#include <errno.h>
 #include <gsl/gsl_multifit.h>
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/types.h>
 
 /* ---- reference values ------------------------------------------------------------------------------ */
 
@@ -236,7 +239,33 @@ static int cmp_d(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-static double median_small(double *v, size_t n) /* sorts v */
+/* k-th smallest of v[0..n) (0-based), v reordered so that v[i] <= v[k] <= v[j] for i < k < j: Hoare's
+ * selection (Hoare 1961, CACM 4 321, "FIND") in Wirth's form (Wirth 1976, Algorithms + Data Structures =
+ * Programs, 2.3.4). The same value as v[k] after a full sort, in O(n) on average instead of O(n log n). */
+static double kth_smallest(double *v, size_t n, size_t kk)
+{
+    ptrdiff_t l = 0, m = (ptrdiff_t)n - 1, k = (ptrdiff_t)kk;
+    while (l < m) {
+        double x = v[k], t;
+        ptrdiff_t i = l, j = m;
+        do {
+            while (v[i] < x) i++;
+            while (x < v[j]) j--;
+            if (i <= j) {
+                t = v[i];
+                v[i] = v[j];
+                v[j] = t;
+                i++;
+                j--;
+            }
+        } while (i <= j);
+        if (j < k) l = i;
+        if (k < i) m = j;
+    }
+    return v[k];
+}
+
+static double median_small(double *v, size_t n) /* reorders v */
 {
     if (!n) return NAN;
     if (n < 16) {
@@ -249,10 +278,14 @@ static double median_small(double *v, size_t n) /* sorts v */
             }
             v[j] = x;
         }
-    } else {
-        qsort(v, n, sizeof *v, cmp_d);
+        return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
     }
-    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+    double hi = kth_smallest(v, n, n / 2);
+    if (n % 2) return hi;
+    double lo = v[0]; /* the largest of the lower half v[0 .. n/2) */
+    for (size_t i = 1; i < n / 2; i++)
+        if (v[i] > lo) lo = v[i];
+    return 0.5 * (lo + hi);
 }
 
 void kr_la_opts_default(kr_la_opts *o)
@@ -330,8 +363,7 @@ int kr_la_find_windows(const kr_la_acq *a, const kr_la_opts *o, kr_la_window *w,
         const double *c = kr_la_col(a, k);
         double dw = isfinite(a->iso[k].dwell_s) && a->iso[k].dwell_s > 0 ? a->iso[k].dwell_s : 0.01;
         memcpy(srt, c, sizeof(double) * n);
-        qsort(srt, n, sizeof *srt, cmp_d);
-        double lk = srt[n / 10] * dw, sk = sqrt(fmax(lk, 0) + 1);
+        double lk = kth_smallest(srt, n, n / 10) * dw, sk = sqrt(fmax(lk, 0) + 1);
         for (size_t t = 0; t < n; t++) tot[t] += (c[t] * dw - lk) / sk;
     }
     memcpy(srt, tot, sizeof(double) * n);
@@ -463,7 +495,11 @@ int kr_la_session_init(kr_la_session *s, const kr_la_settings *set, const kr_la_
 
 void kr_la_session_free(kr_la_session *s)
 {
-    for (size_t i = 0; i < s->nspots; i++) free(s->spots[i].m);
+    for (size_t i = 0; i < s->nspots; i++) {
+        free(s->spots[i].m);
+        free(s->spots[i].msg);
+    }
+    if (s->spill) fclose(s->spill); /* tmpfile: removed on close */
     free(s->spots);
     free(s->cal);
     free(s->rsf);
@@ -497,8 +533,8 @@ static kr_la_spot *new_spot(kr_la_session *s, const kr_la_acq *a, const char *na
     memset(p, 0, sizeof *p);
     snprintf(p->spot, sizeof p->spot, "%s", name);
     snprintf(p->sample, sizeof p->sample, "%s", sample ? sample : a->sample);
-    snprintf(p->source, sizeof p->source, "%s", a->source);
     p->acq_start_s = a->start_s;
+    p->spill_off = -1;
     p->rm = kr_la_refs_material(s->refs, p->sample);
     return p;
 }
@@ -509,7 +545,52 @@ int kr_la_session_add_failed(kr_la_session *s, const kr_la_acq *a, const char *s
     if (!p) return kr_err(KR_ENOMEM, "out of memory");
     p->failed = 1;
     p->time_s = a->start_s;
-    snprintf(p->msg, sizeof p->msg, "%s", msg);
+    if (!(p->msg = strndup(msg ? msg : "", KR_LA_SPOT_MSG - 1))) return kr_err(KR_ENOMEM, "out of memory");
+    return KR_OK;
+}
+
+/* ---- spill: one spot's measurements in memory at a time ------------------------------------------------ */
+
+/* Move p's measurements to the spill file (created on first use) and free them. */
+static int spot_spill(kr_la_session *s, kr_la_spot *p)
+{
+    if (!p->m) return KR_OK;
+    if (!s->spill && !(s->spill = tmpfile()))
+        return kr_err(KR_EIO, "cannot create the scratch file for the spot summaries: %s", strerror(errno));
+    size_t n = (size_t)p->nm;
+    if (p->spill_off < 0) {
+        p->spill_off = s->spill_end;
+        s->spill_end += (long long)(n * sizeof *p->m);
+    }
+    if (fseeko(s->spill, (off_t)p->spill_off, SEEK_SET) || fwrite(p->m, sizeof *p->m, n, s->spill) != n)
+        return kr_err(KR_EIO, "cannot write the scratch file for the spot summaries (spot %s): %s", p->spot,
+                      strerror(errno));
+    free(p->m);
+    p->m = NULL;
+    return KR_OK;
+}
+
+/* Read p's measurements back (no-op when resident or when it has none). */
+static int spot_load(kr_la_session *s, kr_la_spot *p)
+{
+    if (p->m || p->spill_off < 0 || !p->nm) return KR_OK;
+    size_t n = (size_t)p->nm;
+    if (!(p->m = malloc(n * sizeof *p->m))) return kr_err(KR_ENOMEM, "out of memory");
+    if (fseeko(s->spill, (off_t)p->spill_off, SEEK_SET) || fread(p->m, sizeof *p->m, n, s->spill) != n) {
+        free(p->m);
+        p->m = NULL;
+        return kr_err(KR_EIO, "cannot read back the summary of spot %s from the scratch file", p->spot);
+    }
+    return KR_OK;
+}
+
+/* Done with p: write back when modified, else just drop the copy. */
+static int spot_unload(kr_la_session *s, kr_la_spot *p, int dirty)
+{
+    if (!p->m || p->spill_off < 0) return KR_OK; /* never spilled: stays resident */
+    if (dirty) return spot_spill(s, p);
+    free(p->m);
+    p->m = NULL;
     return KR_OK;
 }
 
@@ -587,14 +668,14 @@ int kr_la_session_add_spot(kr_la_session *s, const kr_la_acq *a, const kr_la_win
         }
     }
     free(keep);
-    return KR_OK;
+    return spot_spill(s, p);
 }
 
 /* ---- calibration --------------------------------------------------------------------------------------- */
 
 static const kr_la_meas *meas(const kr_la_spot *p, int a)
 {
-    return a >= 0 && a < p->nm && p->m[a].present ? &p->m[a] : NULL;
+    return a >= 0 && a < p->nm && p->m && p->m[a].present ? &p->m[a] : NULL;
 }
 
 /* Variance of the ratio of mean signals x/y (delta method with the sweep covariance), and of the blank
@@ -627,23 +708,28 @@ static int interpolate_blanks(kr_la_session *s)
         }
         ord[j] = i;
     }
-    for (size_t k = 0; k + 1 < m; k++) {
+    int rc = KR_OK;
+    for (size_t k = 0; k + 1 < m && !rc; k++) {
         kr_la_spot *p = &s->spots[ord[k]];
-        const kr_la_spot *q = &s->spots[ord[k + 1]];
+        kr_la_spot *q = &s->spots[ord[k + 1]];
         double tb1 = p->acq_start_s + 0.5 * (p->w.blank_start_s + p->w.blank_end_s);
         double tb2 = q->acq_start_s + 0.5 * (q->w.blank_start_s + q->w.blank_end_s);
         if (!(tb2 > tb1)) continue;
         double f = (p->time_s - tb1) / (tb2 - tb1);
-        for (int a = 0; a < p->nm; a++) {
+        if ((rc = spot_load(s, p)) || (rc = spot_load(s, q))) break;
+        for (int a = 0; a < p->nm && p->m; a++) {
             kr_la_meas *x = &p->m[a];
             const kr_la_meas *y = meas(q, a);
             if (!x->present || !y) continue;
             x->blank_cps += f * (y->blank_cps - x->blank_cps); /* linear interpolation in time */
             x->net_cps = x->gross_cps - x->blank_cps;
         }
+        rc = spot_unload(s, p, 1);
+        int rq = spot_unload(s, q, 0);
+        if (!rc) rc = rq;
     }
     free(ord);
-    return KR_OK;
+    return rc;
 }
 
 int kr_la_session_calibrate(kr_la_session *s)
@@ -695,30 +781,41 @@ int kr_la_session_calibrate(kr_la_session *s)
     if (s->is_ana >= 0 && !kr_la_refs_element(s->refs, s->cal_rm, s->ana[s->is_ana].element, &cis, &uis, NULL, 0))
         return kr_err(KR_EINPUT, "calibrant %s has no reference value for the internal standard %s", s->set.calibrant,
                       s->ana[s->is_ana].element);
+    /* calibrant by calibrant (one spot's measurements in memory at a time); the sums per analyte still add
+     * the calibrants in time order */
+    double ca[KR_LA_MAXANA], sum[KR_LA_MAXANA];
+    int has[KR_LA_MAXANA], nsum[KR_LA_MAXANA];
     for (int a = 0; a < nana; a++) {
-        double ca, ua, sum = 0;
-        int has = kr_la_refs_element(s->refs, s->cal_rm, s->ana[a].element, &ca, &ua, NULL, 0), nsum = 0;
-        for (size_t c = 0; c < ncal; c++) {
-            const kr_la_spot *p = &s->spots[s->cal[c]];
+        double ua;
+        has[a] = kr_la_refs_element(s->refs, s->cal_rm, s->ana[a].element, &ca[a], &ua, NULL, 0);
+        sum[a] = 0;
+        nsum[a] = 0;
+    }
+    for (size_t c = 0; c < ncal; c++) {
+        kr_la_spot *p = &s->spots[s->cal[c]];
+        int rc = spot_load(s, p);
+        if (rc) return rc;
+        for (int a = 0; a < nana; a++) {
             const kr_la_meas *x = meas(p, a), *y = meas(p, s->is_ana);
             double *R = &s->rsf[c * nana + a], *uR = &s->rsf_u[c * nana + a];
             double *S = &s->sens[c * nana + a], *uS = &s->sens_u[c * nana + a];
             *R = *uR = *S = *uS = NAN;
-            if (!has || !x || !(x->net_cps > 0)) continue;
-            *S = x->net_cps / ca; /* sensitivity, cps per ug/g */
+            if (!has[a] || !x || !(x->net_cps > 0)) continue;
+            *S = x->net_cps / ca[a]; /* sensitivity, cps per ug/g */
             *uS = *S * sqrt(x->var_mean + x->blank_sd_cps * x->blank_sd_cps / x->n_blank) / x->net_cps;
             if (y && y->net_cps > 0) {
                 /* relative sensitivity factor (Longerich et al. 1996): (I_i/I_IS)_RM / (C_i/C_IS)_RM */
-                *R = (x->net_cps / y->net_cps) / (ca / cis);
+                *R = (x->net_cps / y->net_cps) / (ca[a] / cis);
                 double rs, rb;
                 ratio_rel_var(x, y, a == s->is_ana, &rs, &rb);
                 *uR = *R * sqrt(rs + rb);
-                sum += *R;
-                nsum++;
+                sum[a] += *R;
+                nsum[a]++;
             }
         }
-        s->rsf_mean[a] = nsum ? sum / nsum : NAN;
+        if ((rc = spot_unload(s, p, 0))) return rc;
     }
+    for (int a = 0; a < nana; a++) s->rsf_mean[a] = nsum[a] ? sum[a] / nsum[a] : NAN;
     if (s->set.drift == 2) { /* smooth: weighted polynomial in time (least squares, GSL) */
         int p = s->set.smooth_degree + 1;
         free(s->fit);
@@ -972,7 +1069,24 @@ static int oxide_normalise(kr_la_session *s, const kr_la_spot *p, kr_la_result *
     return KR_OK;
 }
 
+static int quantify(kr_la_session *s, size_t i, kr_la_result *rows);
+
 int kr_la_quantify_spot(kr_la_session *s, size_t i, kr_la_result *rows)
+{
+    kr_la_spot *p = &s->spots[i];
+    int rc = spot_load(s, p);
+    if (rc) {
+        char msg[KR_LA_SPOT_MSG];
+        kr_err_format(msg, sizeof msg);
+        fail_rows(s, p, rows, msg);
+        return rc;
+    }
+    rc = quantify(s, i, rows);
+    int ru = spot_unload(s, p, 0);
+    return rc ? rc : ru;
+}
+
+static int quantify(kr_la_session *s, size_t i, kr_la_result *rows)
 {
     kr_la_spot *p = &s->spots[i];
     char msg[480];

@@ -12,6 +12,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 /* ---- reference values (calib/laicpms_reference_materials.csv, atomic_weights.csv, epma_oxides.csv) ---- */
 typedef struct {
@@ -88,17 +89,19 @@ typedef struct {
 } kr_la_meas;
 
 enum { KR_LA_UNKNOWN = 0, KR_LA_CALIBRANT = 1, KR_LA_SECONDARY = 2 };
+enum { KR_LA_SPOT_MSG = 320 }; /* longest kept failure message of a spot, NUL included */
 
 typedef struct {
-    char spot[KR_LA_NAME], sample[KR_LA_NAME], source[256];
+    char spot[KR_LA_NAME], sample[KR_LA_NAME];
     double acq_start_s;   /* absolute start of its acquisition (s since 1970) */
     double time_s;        /* absolute mid-signal time */
     kr_la_window w;
     int rm, role;         /* reference material index (-1) and role */
     int failed;
-    char msg[320];
+    char *msg;            /* why it failed (owned; NULL unless failed) */
     int nm;               /* entries in m (session analytes known when the spot was added) */
-    kr_la_meas *m;        /* by session analyte index */
+    kr_la_meas *m;        /* by session analyte index; NULL while spilled (see kr_la_session.spill) */
+    long long spill_off;  /* byte offset of its nm measurements in the spill file, -1 when none */
 } kr_la_spot;
 
 #define KR_LA_MAXANA 128
@@ -136,6 +139,11 @@ typedef struct {
     int is_ana;                /* analyte index of the IS isotope, -1 */
     kr_la_spot *spots;
     size_t nspots, capspots;
+    /* Per-spot measurements (nm x kr_la_meas, ~3 KB per spot at 40 isotopes) go to an unlinked scratch file
+     * (tmpfile) once a spot is summarised and are read back only while that spot is used (calibration,
+     * blank interpolation, quantification), so memory holds one spot's measurements, not the session's. */
+    FILE *spill;
+    long long spill_end;
     /* calibration (after kr_la_session_calibrate) */
     size_t *cal;               /* spot indices of calibrant analyses, time order */
     size_t ncal;

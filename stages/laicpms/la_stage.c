@@ -3,6 +3,7 @@
 #include "la_stage.h"
 
 #include "error.h"
+#include "product_rows.h"
 
 #include <ctype.h>
 #include <dirent.h>
@@ -212,62 +213,6 @@ int kr_la_config_settings(const kr_config *cfg, kr_la_settings *set, kr_la_opts 
     return KR_OK;
 }
 
-/* ---- per-sample means, Eu anomaly, QA -------------------------------------------------------------- */
-
-int kr_la_qa(const kr_la_session *s, const kr_la_result *rows, double target_rsd_pct, kr_la_qa_row **out, size_t *nout)
-{
-    size_t cap = s->refs->nmat * (size_t)s->nana, n = 0;
-    kr_la_qa_row *q = calloc(cap ? cap : 1, sizeof *q);
-    if (!q) return kr_err(KR_ENOMEM, "out of memory");
-    for (size_t mat = 0; mat < s->refs->nmat; mat++) {
-        if ((int)mat == s->cal_rm) continue;
-        for (int a = 0; a < s->nana; a++) {
-            double X, uX, sum = 0, ss = 0, usum = 0;
-            char ut[16];
-            int cnt = 0;
-            if (!kr_la_refs_element(s->refs, (int)mat, s->ana[a].element, &X, &uX, ut, sizeof ut)) continue;
-            for (size_t i = 0; i < s->nspots; i++) {
-                const kr_la_result *r = &rows[i * (size_t)s->nana + a];
-                if (s->spots[i].rm != (int)mat || strcmp(r->status, "ok") || r->below_lod) continue;
-                sum += r->conc_ugg;
-                usum += r->u_total_ugg;
-                cnt++;
-            }
-            if (!cnt) continue;
-            double mean = sum / cnt;
-            for (size_t i = 0; i < s->nspots; i++) {
-                const kr_la_result *r = &rows[i * (size_t)s->nana + a];
-                if (s->spots[i].rm != (int)mat || strcmp(r->status, "ok") || r->below_lod) continue;
-                ss += (r->conc_ugg - mean) * (r->conc_ugg - mean);
-            }
-            kr_la_qa_row *w = &q[n++];
-            snprintf(w->stage, sizeof w->stage, "laicpms");
-            snprintf(w->material, sizeof w->material, "%s", s->refs->materials[mat]);
-            snprintf(w->analyte, sizeof w->analyte, "%s", s->ana[a].label);
-            snprintf(w->preferred_u_type, sizeof w->preferred_u_type, "%s", ut);
-            w->n = cnt;
-            w->mean = mean;
-            w->sd = cnt > 1 ? sqrt(ss / (cnt - 1)) : NAN;
-            w->rsd_pct = 100 * w->sd / mean;
-            w->preferred = X;
-            w->preferred_u_1s = uX;
-            w->bias_pct = 100 * (mean - X) / X;
-            double sig = fmax(isnan(uX) ? 0 : uX, target_rsd_pct / 100 * X);
-            w->z = (mean - X) / sig; /* z-score against a target sd (ISO 13528) */
-            double um = cnt > 1 ? w->sd / sqrt(cnt) : usum;
-            w->zeta = (mean - X) / sqrt(um * um + (isnan(uX) ? 0 : uX * uX)); /* zeta score (ISO 13528) */
-            /* stated uncertainty back in its published form (95%CL x 1.96, 1s as is) */
-            double stated = isnan(uX) ? 0 : !strcmp(ut, "95%CL") ? uX * s->refs->k95 : uX;
-            w->within_uncertainty = fabs(mean - X) <= stated;
-            double az = fabs(w->z);
-            snprintf(w->status, sizeof w->status, "%s", az <= 2 ? "ok" : az < 3 ? "warning" : "fail");
-        }
-    }
-    *out = q;
-    *nout = n;
-    return KR_OK;
-}
-
 /* ---- inputs ------------------------------------------------------------------------------------------ */
 
 typedef struct {
@@ -423,20 +368,6 @@ static void unique_name(const kr_la_session *s, char *name, size_t len)
     }
 }
 
-static int write_timeseries(kr_product *out, const kr_la_acq *a, const kr_la_window *w, const char *spot)
-{
-    const char *names[KR_LA_MAXANA];
-    const double *vals[KR_LA_MAXANA];
-    char group[KR_LA_NAME + 32];
-    snprintf(group, sizeof group, "laicpms/timeseries/%s", spot);
-    for (int k = 0; k < a->niso && k < KR_LA_MAXANA; k++) {
-        names[k] = a->iso[k].label;
-        vals[k] = kr_la_col(a, k) + w->seg0;
-    }
-    return kr_product_write_series(out, group, a->time_s + w->seg0, w->seg1 - w->seg0, names, vals, (size_t)a->niso,
-                                   "cps");
-}
-
 int kr_la_process_acq(kr_la_session *s, const kr_config *cfg, const kr_la_acq *a, kr_product *out, kr_run_ctx *ctx,
                       int write_series)
 {
@@ -466,91 +397,232 @@ int kr_la_process_acq(kr_la_session *s, const kr_config *cfg, const kr_la_acq *a
         const kr_node *e = m ? kr_node_get(m, sp) : NULL;
         if (e) sample = kr_node_scalar(e);
         if ((rc = kr_la_session_add_spot(s, a, &w[k], sp, sample))) return rc;
-        if (write_series && out && (rc = write_timeseries(out, a, &w[k], sp))) return rc;
+        if (write_series && out && (rc = kr_la_write_series(out, a, &w[k], sp))) return rc;
     }
     return KR_OK;
 }
 
-static double mean_of(const double *v, int n)
+/* ---- results: /laicpms/spots streamed, per-sample means, Eu anomaly, QA ------------------------------- */
+
+/* Running sums of one (sample or material, analyte): pass 1 adds the values in spot order, pass 2 the
+ * squared deviations from the pass-1 mean, so the figures are the same bits as a two-pass computation
+ * over an array of all values, without holding that array. */
+typedef struct {
+    int32_t n, nb;         /* values above LOD in the sums; below-LOD values left out (samples) */
+    double sum, usum, ss;  /* sum of conc_ugg, sum of u_total_ugg, sum of squared deviations */
+    double u1;             /* u_total_ugg of the last value (the sample's se when n = 1) */
+} la_acc;
+
+typedef struct {
+    const kr_la_session *s;
+    la_acc *qa;                /* nmat x nana: secondary reference glasses */
+    char (*smp)[KR_LA_NAME];   /* samples (not the calibrant) in order of first appearance */
+    la_acc *sa;                /* nsmp x nana */
+    size_t nsmp, capsmp, last;
+} la_stats;
+
+static int stats_init(la_stats *st, const kr_la_session *s)
 {
-    double s = 0;
-    for (int i = 0; i < n; i++) s += v[i];
-    return n ? s / n : NAN;
+    memset(st, 0, sizeof *st);
+    st->s = s;
+    st->qa = calloc(s->refs->nmat * (size_t)s->nana + 1, sizeof *st->qa);
+    return st->qa ? KR_OK : kr_err(KR_ENOMEM, "out of memory");
 }
 
-int kr_la_write_results(kr_la_session *s, const kr_la_result *rows, double target_rsd_pct, kr_product *out,
-                        kr_run_ctx *ctx)
+static void stats_free(la_stats *st)
 {
-    int rc = KR_OK;
-    size_t nr = s->nspots * (size_t)s->nana;
-    cal_row *cr = NULL;
-    sample_row *sr = NULL;
-    eu_row *er = NULL;
-    kr_la_qa_row *qa = NULL;
-    size_t nqa = 0, nsr = 0, ner = 0;
-    if ((rc = kr_product_write_table(out, "laicpms/spots", &kr_la_spots_desc, rows, nr))) goto cleanup;
-    cr = calloc(s->ncal * (size_t)s->nana + 1, sizeof *cr);
-    if (!cr) {
-        rc = kr_err(KR_ENOMEM, "out of memory");
-        goto cleanup;
+    free(st->qa);
+    free(st->smp);
+    free(st->sa);
+    memset(st, 0, sizeof *st);
+}
+
+/* *k = index of spot i's sample among the samples (added at its first appearance); SIZE_MAX for the
+ * calibrant, which has no per-sample row. */
+static int stats_sample(la_stats *st, size_t i, size_t *k)
+{
+    const kr_la_spot *p = &st->s->spots[i];
+    size_t nana = (size_t)st->s->nana;
+    *k = SIZE_MAX;
+    if (p->role == KR_LA_CALIBRANT) return KR_OK;
+    if (st->nsmp && !strcmp(st->smp[st->last], p->sample)) { /* spots of a sample usually follow each other */
+        *k = st->last;
+        return 0;
     }
-    size_t nc = 0;
-    for (size_t c = 0; c < s->ncal; c++)
+    for (size_t j = 0; j < st->nsmp; j++)
+        if (!strcmp(st->smp[j], p->sample)) {
+            *k = st->last = j;
+            return 0;
+        }
+    if (st->nsmp == st->capsmp) {
+        size_t nc = st->capsmp ? 2 * st->capsmp : 16;
+        char(*v)[KR_LA_NAME] = realloc(st->smp, nc * sizeof *v);
+        if (!v) return kr_err(KR_ENOMEM, "out of memory");
+        st->smp = v;
+        la_acc *w = realloc(st->sa, nc * nana * sizeof *w);
+        if (!w) return kr_err(KR_ENOMEM, "out of memory");
+        st->sa = w;
+        st->capsmp = nc;
+    }
+    snprintf(st->smp[st->nsmp], KR_LA_NAME, "%s", p->sample);
+    memset(st->sa + st->nsmp * nana, 0, nana * sizeof *st->sa);
+    *k = st->last = st->nsmp++;
+    return 0;
+}
+
+/* Add the rows of spot i (one per analyte) to the sums: pass 1 values, pass 2 squared deviations. */
+static int stats_add(la_stats *st, size_t i, const kr_la_result *rows, int pass)
+{
+    const kr_la_session *s = st->s;
+    const kr_la_spot *p = &s->spots[i];
+    size_t k;
+    int rc = stats_sample(st, i, &k);
+    if (rc) return rc;
+    int has_sample = k != SIZE_MAX;
+    la_acc *qa = p->rm >= 0 && p->rm != s->cal_rm ? st->qa + (size_t)p->rm * (size_t)s->nana : NULL;
+    for (int a = 0; a < s->nana; a++) {
+        const kr_la_result *r = &rows[a];
+        if (strcmp(r->status, "ok")) continue;
+        if (has_sample) {
+            la_acc *x = &st->sa[k * (size_t)s->nana + (size_t)a];
+            if (pass == 1) {
+                if (r->below_lod) x->nb++;
+                else {
+                    x->sum += r->conc_ugg;
+                    x->n++;
+                    x->u1 = r->u_total_ugg;
+                }
+            } else if (!r->below_lod) {
+                double mean = x->sum / x->n;
+                x->ss += (r->conc_ugg - mean) * (r->conc_ugg - mean);
+            }
+        }
+        if (qa && !r->below_lod) {
+            la_acc *x = &qa[a];
+            if (pass == 1) {
+                x->sum += r->conc_ugg;
+                x->usum += r->u_total_ugg;
+                x->n++;
+            } else {
+                double mean = x->sum / x->n;
+                x->ss += (r->conc_ugg - mean) * (r->conc_ugg - mean);
+            }
+        }
+    }
+    return KR_OK;
+}
+
+static int stats_qa_rows(const la_stats *st, double target_rsd_pct, kr_la_qa_row **out, size_t *nout)
+{
+    const kr_la_session *s = st->s;
+    size_t cap = s->refs->nmat * (size_t)s->nana, n = 0;
+    kr_la_qa_row *q = calloc(cap ? cap : 1, sizeof *q);
+    if (!q) return kr_err(KR_ENOMEM, "out of memory");
+    for (size_t mat = 0; mat < s->refs->nmat; mat++) {
+        if ((int)mat == s->cal_rm) continue;
         for (int a = 0; a < s->nana; a++) {
+            double X, uX;
+            char ut[16];
+            const la_acc *x = &st->qa[mat * (size_t)s->nana + (size_t)a];
+            int cnt = x->n;
+            if (!kr_la_refs_element(s->refs, (int)mat, s->ana[a].element, &X, &uX, ut, sizeof ut)) continue;
+            if (!cnt) continue;
+            double mean = x->sum / cnt, usum = x->usum;
+            kr_la_qa_row *w = &q[n++];
+            snprintf(w->stage, sizeof w->stage, "laicpms");
+            snprintf(w->material, sizeof w->material, "%s", s->refs->materials[mat]);
+            snprintf(w->analyte, sizeof w->analyte, "%s", s->ana[a].label);
+            snprintf(w->preferred_u_type, sizeof w->preferred_u_type, "%s", ut);
+            w->n = cnt;
+            w->mean = mean;
+            w->sd = cnt > 1 ? sqrt(x->ss / (cnt - 1)) : NAN;
+            w->rsd_pct = 100 * w->sd / mean;
+            w->preferred = X;
+            w->preferred_u_1s = uX;
+            w->bias_pct = 100 * (mean - X) / X;
+            double sig = fmax(isnan(uX) ? 0 : uX, target_rsd_pct / 100 * X);
+            w->z = (mean - X) / sig; /* z-score against a target sd (ISO 13528) */
+            double um = cnt > 1 ? w->sd / sqrt(cnt) : usum;
+            w->zeta = (mean - X) / sqrt(um * um + (isnan(uX) ? 0 : uX * uX)); /* zeta score (ISO 13528) */
+            /* stated uncertainty back in its published form (95%CL x 1.96, 1s as is) */
+            double stated = isnan(uX) ? 0 : !strcmp(ut, "95%CL") ? uX * s->refs->k95 : uX;
+            w->within_uncertainty = fabs(mean - X) <= stated;
+            double az = fabs(w->z);
+            snprintf(w->status, sizeof w->status, "%s", az <= 2 ? "ok" : az < 3 ? "warning" : "fail");
+        }
+    }
+    *out = q;
+    *nout = n;
+    return KR_OK;
+}
+
+int kr_la_qa(const kr_la_session *s, const kr_la_result *rows, double target_rsd_pct, kr_la_qa_row **out, size_t *nout)
+{
+    la_stats st;
+    int rc = stats_init(&st, s);
+    for (int pass = 1; pass <= 2 && !rc; pass++)
+        for (size_t i = 0; i < s->nspots && !rc; i++) rc = stats_add(&st, i, rows + i * (size_t)s->nana, pass);
+    if (!rc) rc = stats_qa_rows(&st, target_rsd_pct, out, nout);
+    stats_free(&st);
+    return rc;
+}
+
+static const kr_table_desc CAL_DESC = {CAL_COLS, sizeof CAL_COLS / sizeof CAL_COLS[0], sizeof(cal_row)};
+
+/* /laicpms/calibration, appended row by row (grows with the calibrant analyses, so not held whole). */
+static int write_calibration(const kr_la_session *s, kr_product *out)
+{
+    kr_rows_writer *w = NULL;
+    int rc = kr_rows_open(out, "laicpms/calibration", &CAL_DESC, &w);
+    for (size_t c = 0; c < s->ncal && !rc; c++)
+        for (int a = 0; a < s->nana && !rc; a++) {
             size_t k = c * (size_t)s->nana + a;
             if (!isfinite(s->sens[k])) continue;
-            cal_row *r = &cr[nc++];
-            snprintf(r->spot, sizeof r->spot, "%s", s->spots[s->cal[c]].spot);
-            snprintf(r->analyte, sizeof r->analyte, "%s", s->ana[a].label);
-            r->time_s = s->spots[s->cal[c]].time_s;
-            r->sensitivity_cps_per_ugg = s->sens[k];
-            r->sensitivity_u_cps_per_ugg = s->sens_u[k];
-            r->rsf = s->rsf[k];
-            r->rsf_u = s->rsf_u[k];
-            r->drift_factor = s->rsf[k] / s->rsf_mean[a];
+            cal_row r;
+            memset(&r, 0, sizeof r);
+            snprintf(r.spot, sizeof r.spot, "%s", s->spots[s->cal[c]].spot);
+            snprintf(r.analyte, sizeof r.analyte, "%s", s->ana[a].label);
+            r.time_s = s->spots[s->cal[c]].time_s;
+            r.sensitivity_cps_per_ugg = s->sens[k];
+            r.sensitivity_u_cps_per_ugg = s->sens_u[k];
+            r.rsf = s->rsf[k];
+            r.rsf_u = s->rsf_u[k];
+            r.drift_factor = s->rsf[k] / s->rsf_mean[a];
+            rc = kr_rows_append(w, &r, 1);
         }
-    kr_table_desc cd = {CAL_COLS, sizeof CAL_COLS / sizeof CAL_COLS[0], sizeof(cal_row)};
-    if ((rc = kr_product_write_table(out, "laicpms/calibration", &cd, cr, nc))) goto cleanup;
-    /* per sample */
-    sr = calloc(nr + 1, sizeof *sr);
-    er = calloc(s->nspots + 1, sizeof *er);
-    double *vals = malloc(sizeof(double) * (s->nspots + 1));
-    if (!sr || !er || !vals) {
-        free(vals);
+    if (!w) return rc;
+    int rc2 = kr_rows_close(w);
+    return rc ? rc : rc2;
+}
+
+/* /laicpms/samples and /laicpms/eu_anomaly from the per-sample sums; shares the means through ctx. */
+static int write_samples(const la_stats *st, kr_product *out, kr_run_ctx *ctx)
+{
+    const kr_la_session *s = st->s;
+    int rc = KR_OK;
+    size_t nsr = 0, ner = 0;
+    sample_row *sr = calloc(st->nsmp * (size_t)s->nana + 1, sizeof *sr);
+    eu_row *er = calloc(st->nsmp + 1, sizeof *er);
+    if (!sr || !er) {
         rc = kr_err(KR_ENOMEM, "out of memory");
         goto cleanup;
     }
-    for (size_t i = 0; i < s->nspots; i++) {
-        int seen = 0;
-        for (size_t j = 0; j < i && !seen; j++) seen = !strcmp(s->spots[j].sample, s->spots[i].sample);
-        if (seen || s->spots[i].role == KR_LA_CALIBRANT) continue;
-        const char *smp = s->spots[i].sample;
+    for (size_t k = 0; k < st->nsmp; k++) {
+        const char *smp = st->smp[k];
         double ce[104];
         for (int z = 0; z < 104; z++) ce[z] = NAN;
         for (int a = 0; a < s->nana; a++) {
-            int n = 0, nb = 0;
-            double u1 = NAN;
-            for (size_t j = i; j < s->nspots; j++) {
-                const kr_la_result *r = &rows[j * (size_t)s->nana + a];
-                if (strcmp(s->spots[j].sample, smp) || strcmp(r->status, "ok")) continue;
-                if (r->below_lod) {
-                    nb++;
-                    continue;
-                }
-                vals[n++] = r->conc_ugg;
-                u1 = r->u_total_ugg;
-            }
+            const la_acc *x = &st->sa[k * (size_t)s->nana + (size_t)a];
+            int n = x->n, nb = x->nb;
             if (!n && !nb) continue;
             sample_row *w = &sr[nsr++];
             snprintf(w->sample, sizeof w->sample, "%s", smp);
             snprintf(w->analyte, sizeof w->analyte, "%s", s->ana[a].label);
             w->n = n;
             w->n_below_lod = nb;
-            w->mean_ugg = mean_of(vals, n);
-            double ss = 0;
-            for (int q = 0; q < n; q++) ss += (vals[q] - w->mean_ugg) * (vals[q] - w->mean_ugg);
-            w->sd_ugg = n > 1 ? sqrt(ss / (n - 1)) : NAN;
-            w->se_ugg = n > 1 ? w->sd_ugg / sqrt(n) : u1;
+            w->mean_ugg = n ? x->sum / n : NAN;
+            w->sd_ugg = n > 1 ? sqrt(x->ss / (n - 1)) : NAN;
+            w->se_ugg = n > 1 ? w->sd_ugg / sqrt(n) : n ? x->u1 : NAN;
             int z = kr_la_z_of(s->ana[a].element);
             w->ci_normalised = z >= 57 && z <= 71 ? w->mean_ugg / s->refs->ci_ugg[z] : NAN;
             if (z && isnan(ce[z])) ce[z] = w->ci_normalised;
@@ -573,19 +645,109 @@ int kr_la_write_results(kr_la_session *s, const kr_la_result *rows, double targe
             ner++;
         }
     }
-    free(vals);
     kr_table_desc sd = {SAMPLE_COLS, sizeof SAMPLE_COLS / sizeof SAMPLE_COLS[0], sizeof(sample_row)};
     kr_table_desc ed = {EU_COLS, sizeof EU_COLS / sizeof EU_COLS[0], sizeof(eu_row)};
     if ((rc = kr_product_write_table(out, "laicpms/samples", &sd, sr, nsr))) goto cleanup;
     if (ner && (rc = kr_product_write_table(out, "laicpms/eu_anomaly", &ed, er, ner))) goto cleanup;
-    if ((rc = kr_la_qa(s, rows, target_rsd_pct, &qa, &nqa))) goto cleanup;
-    if ((rc = kr_product_write_table(out, "qa/reference_materials", &kr_la_qa_desc, qa, nqa))) goto cleanup;
 cleanup:
-    free(cr);
     free(sr);
     free(er);
-    free(qa);
     return rc;
+}
+
+/* Rows of spot i: from `rows` when given, else quantified now into buf (a failure is reported to ctx
+ * when `report`, except for spots whose windows already failed when read). */
+static const kr_la_result *spot_rows(kr_la_session *s, const kr_la_result *rows, size_t i, kr_la_result *buf,
+                                     kr_run_ctx *ctx, int report)
+{
+    if (rows) return rows + i * (size_t)s->nana;
+    if (kr_la_quantify_spot(s, i, buf)) {
+        char msg[480];
+        kr_err_format(msg, sizeof msg);
+        kr_err_clear();
+        if (report && ctx && !s->spots[i].failed) kr_run_sample_failed(ctx, "laicpms", s->spots[i].spot, msg);
+    }
+    return buf;
+}
+
+static int write_results(kr_la_session *s, const kr_la_result *rows, double target_rsd_pct, kr_product *out,
+                         kr_run_ctx *ctx)
+{
+    int rc = KR_OK;
+    la_stats st;
+    kr_rows_writer *w = NULL;
+    kr_la_qa_row *qa = NULL;
+    size_t nqa = 0;
+    kr_la_result *buf = rows ? NULL : calloc((size_t)s->nana + 1, sizeof *buf);
+    if ((rc = stats_init(&st, s))) {
+        free(buf);
+        return rc;
+    }
+    if (!rows && !buf) {
+        rc = kr_err(KR_ENOMEM, "out of memory");
+        goto cleanup;
+    }
+    /* pass 1: quantify, append to /laicpms/spots, sums; pass 2: squared deviations */
+    if ((rc = kr_rows_open(out, "laicpms/spots", &kr_la_spots_desc, &w))) goto cleanup;
+    for (size_t i = 0; i < s->nspots && !rc; i++) {
+        const kr_la_result *r = spot_rows(s, rows, i, buf, ctx, 1);
+        if (!(rc = kr_rows_append(w, r, (size_t)s->nana))) rc = stats_add(&st, i, r, 1);
+    }
+    if (!rc) rc = kr_rows_close(w);
+    else kr_rows_close(w);
+    w = NULL;
+    for (size_t i = 0; i < s->nspots && !rc; i++) rc = stats_add(&st, i, spot_rows(s, rows, i, buf, ctx, 0), 2);
+    if (rc) goto cleanup;
+    if ((rc = write_calibration(s, out)) || (rc = write_samples(&st, out, ctx))) goto cleanup;
+    if ((rc = stats_qa_rows(&st, target_rsd_pct, &qa, &nqa))) goto cleanup;
+    rc = kr_product_write_table(out, "qa/reference_materials", &kr_la_qa_desc, qa, nqa);
+cleanup:
+    free(qa);
+    free(buf);
+    stats_free(&st);
+    return rc;
+}
+
+int kr_la_write_results(kr_la_session *s, const kr_la_result *rows, double target_rsd_pct, kr_product *out,
+                        kr_run_ctx *ctx)
+{
+    if (!rows) return kr_err(KR_EINPUT, "kr_la_write_results: no rows (kr_la_quantify_write quantifies itself)");
+    return write_results(s, rows, target_rsd_pct, out, ctx);
+}
+
+int kr_la_quantify_write(kr_la_session *s, double target_rsd_pct, kr_product *out, kr_run_ctx *ctx)
+{
+    return write_results(s, NULL, target_rsd_pct, out, ctx);
+}
+
+int kr_la_mdc_limit(kr_product *out, H5AC_cache_config_t *saved)
+{
+    H5AC_cache_config_t mc;
+    memset(saved, 0, sizeof *saved);
+    saved->version = H5AC__CURR_CACHE_CONFIG_VERSION;
+    if (H5Fget_mdc_config(kr_product_file(out), saved) < 0) {
+        kr_err_from_hdf5();
+        H5Eclear2(H5E_DEFAULT);
+        return kr_err(KR_EIO, "HDF5: cannot read the metadata cache configuration of the product");
+    }
+    mc = *saved;
+    mc.max_size = KR_LA_MDC_BYTES;
+    mc.min_size = mc.min_size < mc.max_size ? mc.min_size : mc.max_size / 2;
+    mc.set_initial_size = 1;
+    mc.initial_size = mc.min_size;
+    if (H5Fset_mdc_config(kr_product_file(out), &mc) < 0) {
+        kr_err_from_hdf5();
+        H5Eclear2(H5E_DEFAULT);
+        return kr_err(KR_EIO, "HDF5: cannot set the metadata cache of the product to %d bytes", KR_LA_MDC_BYTES);
+    }
+    return KR_OK;
+}
+
+void kr_la_mdc_restore(kr_product *out, const H5AC_cache_config_t *saved)
+{
+    H5AC_cache_config_t mc = *saved;
+    mc.set_initial_size = 0; /* keep the cache as it is now, within the old bounds */
+    if (H5Fset_mdc_config(kr_product_file(out), &mc) < 0) H5Eclear2(H5E_DEFAULT);
 }
 
 static int la_run(const kr_config *cfg, kr_run_ctx *ctx, kr_product *out)
@@ -596,13 +758,16 @@ static int la_run(const kr_config *cfg, kr_run_ctx *ctx, kr_product *out)
     kr_la_settings set;
     kr_la_opts o;
     file_list fl = {0};
-    kr_la_result *rows = NULL;
     kr_la_is_value *isv = NULL;
     double dwell_s;
     int have_refs = 0, have_s = 0;
     is_user isu = {ctx, ""};
     kr_log *lg = kr_run_log(ctx);
+    H5AC_cache_config_t mdc;
+    int have_mdc = 0;
     if ((rc = kr_la_config_settings(cfg, &set, &o, &dwell_s))) goto cleanup;
+    if ((rc = kr_la_mdc_limit(out, &mdc))) goto cleanup;
+    have_mdc = 1;
     if ((rc = kr_la_refs_load(&refs))) goto cleanup;
     have_refs = 1;
     if ((rc = kr_la_session_init(&s, &set, &o, &refs))) goto cleanup;
@@ -692,29 +857,14 @@ static int la_run(const kr_config *cfg, kr_run_ctx *ctx, kr_product *out)
     }
     kr_log_progress_end(lg);
     if ((rc = kr_la_session_calibrate(&s))) goto cleanup;
-    rows = calloc(s.nspots * (size_t)s.nana + 1, sizeof *rows);
-    if (!rows) {
-        rc = kr_err(KR_ENOMEM, "out of memory");
-        goto cleanup;
-    }
-    for (size_t i = 0; i < s.nspots; i++) {
-        if (kr_la_quantify_spot(&s, i, rows + i * (size_t)s.nana)) {
-            char msg[480];
-            kr_err_format(msg, sizeof msg);
-            kr_err_clear();
-            if (!s.spots[i].failed) { /* window failures were reported when read */
-                kr_run_sample_failed(ctx, "laicpms", s.spots[i].spot, msg);
-
-            }
-        }
-    }
-    rc = kr_la_write_results(&s, rows, kr_config_double(cfg, "laicpms.qa_target_rsd_pct"), out, ctx);
+    /* spot by spot: quantify, append to /laicpms/spots, running sums for the per-sample and QA tables */
+    rc = kr_la_quantify_write(&s, kr_config_double(cfg, "laicpms.qa_target_rsd_pct"), out, ctx);
 cleanup:
-    free(rows);
     free(isv);
     fl_free(&fl);
     if (have_s) kr_la_session_free(&s);
     if (have_refs) kr_la_refs_free(&refs);
+    if (have_mdc) kr_la_mdc_restore(out, &mdc);
     return rc;
 }
 

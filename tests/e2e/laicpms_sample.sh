@@ -103,6 +103,41 @@ for b, v in sorted(design.items()):
     got = eu[b]['eu_eu_star'] if b in eu else float('nan')
     if abs(got - want) <= 0.03: ok(f'{b} Eu/Eu* {got:.3f} (design {want:.3f})')
     else: bad(f'{b} Eu/Eu* {got:.3f}, design {want:.3f}')
+
+# /laicpms/timeseries/<spot>: one cps(time_s, isotope) dataset per spot (stages/laicpms/README.md), its
+# values the export's own text: the sweep rows after the Time header and the dwell-time row of <spot>.csv
+import os
+ts = f['laicpms/timeseries']
+spots_dir = os.path.join(os.path.dirname(truth_path), 'spots')
+nbad = 0
+for sp in spots:
+    g = ts[sp]
+    if s(g.attrs['signal']) != 'cps' or [s(a) for a in g.attrs['axes']] != ['time_s', 'isotope']:
+        nbad += 1
+        continue
+    cps, t, iso = g['cps'][()], g['time_s'][()], [s(x) for x in g['isotope'][()]]
+    with open(os.path.join(spots_dir, sp + '.csv')) as fh:
+        lines = fh.read().splitlines()
+    h = next(i for i, l in enumerate(lines) if l.startswith('Time,'))
+    cols = [c for c in lines[h].split(',')[1:] if c]
+    data = [l.split(',') for l in lines[h + 2:] if l and l[0].isdigit()]
+    by_time = {float(r[0]): r for r in data}
+    ok_spot = cps.shape == (len(t), len(cols)) and len(iso) == len(cols)
+    for j in (0, len(t) // 2, len(t) - 1):
+        r = by_time.get(float(t[j]))
+        ok_spot = ok_spot and r is not None and all(float(r[k + 1]) == cps[j, k] for k in range(len(cols)))
+    nbad += not ok_spot
+if nbad == 0: ok(f'/laicpms/timeseries: {len(spots)} spots, cps(time_s, isotope) equal to the exports\' text')
+else: bad(f'/laicpms/timeseries: {nbad} of {len(spots)} spots differ from their exports or from the layout')
+try:
+    import xarray
+    x = xarray.open_dataset(h5, group='laicpms/timeseries/' + spots[0])
+    if x['cps'].dims == ('time_s', 'isotope') and 'Si29' in list(x['isotope'].values):
+        ok(f'xarray opens /laicpms/timeseries/{spots[0]}: cps{x["cps"].dims}, .sel(isotope="Si29") works '
+           f'({float(x["cps"].sel(isotope="Si29").max()):.4g} cps max)')
+    else: bad(f'xarray view of the time series: {x}')
+except ImportError:
+    print('SKIP xarray not installed')
 sys.exit(fail)
 EOF
 exit $?
