@@ -4,6 +4,7 @@
 #include "config.h"
 #include "error.h"
 #include "hash.h"
+#include "product_rows.h"
 #include "text.h"
 
 #include <dirent.h>
@@ -24,7 +25,7 @@
 #define KR_SCHEMA_VERSION "1.0"
 
 /* deflate level of streamed maps: noisy float32 maps gain little from higher levels, which cost time */
-enum { KR_DEFLATE_LEVEL = 4, KR_MAP_STREAM_DEFLATE = 1, KR_MAP_CHUNK = 256, KR_SERIES_CHUNK = 4096 };
+enum { KR_DEFLATE_LEVEL = 4, KR_MAP_STREAM_DEFLATE = 1, KR_MAP_CHUNK = 256 };
 
 typedef struct {
     char role[32];
@@ -99,106 +100,6 @@ static const kr_table_desc PARAM_DESC = {PARAM_COLS, 11, sizeof(param_row)};
 
 /* ---- small HDF5 helpers ------------------------------------------------------------------------- */
 
-static int h5fail(const char *what, const char *path)
-{
-    kr_err_from_hdf5();
-    H5Eclear2(H5E_DEFAULT);
-    return kr_err(KR_EIO, "HDF5: cannot %s '%s'", what, path);
-}
-
-static hid_t vlen_str_type(void)
-{
-    hid_t t = H5Tcopy(H5T_C_S1);
-    if (t < 0) return t;
-    H5Tset_size(t, H5T_VARIABLE);
-    H5Tset_cset(t, H5T_CSET_UTF8);
-    return t;
-}
-
-static int attr_write_strings(hid_t obj, const char *name, const char *const *values, size_t n, int scalar)
-{
-    int rc = KR_OK;
-    hid_t t = vlen_str_type(), sp = -1, a = -1;
-    hsize_t dims[1] = {n};
-    sp = scalar ? H5Screate(H5S_SCALAR) : H5Screate_simple(1, dims, NULL);
-    if (t < 0 || sp < 0) {
-        rc = h5fail("create attribute", name);
-        goto cleanup;
-    }
-    if (H5Aexists(obj, name) > 0) H5Adelete(obj, name);
-    a = H5Acreate2(obj, name, t, sp, H5P_DEFAULT, H5P_DEFAULT);
-    if (a < 0 || H5Awrite(a, t, values) < 0) rc = h5fail("write attribute", name);
-cleanup:
-    if (a >= 0) H5Aclose(a);
-    if (sp >= 0) H5Sclose(sp);
-    if (t >= 0) H5Tclose(t);
-    return rc;
-}
-
-static int attr_string(hid_t obj, const char *name, const char *value)
-{
-    const char *v[1] = {value ? value : ""};
-    return attr_write_strings(obj, name, v, 1, 1);
-}
-
-static int attr_numeric(hid_t obj, const char *name, hid_t type, const void *value)
-{
-    int rc = KR_OK;
-    hid_t sp = H5Screate(H5S_SCALAR), a = -1;
-    if (sp < 0) return h5fail("create attribute", name);
-    if (H5Aexists(obj, name) > 0) H5Adelete(obj, name);
-    a = H5Acreate2(obj, name, type, sp, H5P_DEFAULT, H5P_DEFAULT);
-    if (a < 0 || H5Awrite(a, type, value) < 0) rc = h5fail("write attribute", name);
-    if (a >= 0) H5Aclose(a);
-    H5Sclose(sp);
-    return rc;
-}
-
-/* Open or create every group along `path` (relative to the root); returns the last one or -1. */
-static hid_t ensure_group(kr_product *p, const char *path, int *created)
-{
-    char buf[1024];
-    if (created) *created = 0;
-    if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf) {
-        kr_err(KR_EINPUT, "HDF5 path too long: %s", path);
-        return -1;
-    }
-    hid_t cur = H5Gopen2(p->file, "/", H5P_DEFAULT);
-    char *save = NULL;
-    for (char *tok = strtok_r(buf, "/", &save); tok && cur >= 0; tok = strtok_r(NULL, "/", &save)) {
-        hid_t next;
-        htri_t ex = H5Lexists(cur, tok, H5P_DEFAULT);
-        if (ex > 0) {
-            next = H5Gopen2(cur, tok, H5P_DEFAULT);
-            if (created) *created = 0;
-        } else {
-            hid_t gcpl = H5Pcreate(H5P_GROUP_CREATE);
-            H5Pset_obj_track_times(gcpl, 0); /* no timestamps: a run repeats bit for bit */
-            next = H5Gcreate2(cur, tok, H5P_DEFAULT, gcpl, H5P_DEFAULT);
-            H5Pclose(gcpl);
-            if (created) *created = 1;
-        }
-        H5Gclose(cur);
-        cur = next;
-    }
-    if (cur < 0) h5fail("create group", path);
-    return cur;
-}
-
-/* Split "a/b/c" into parent group "a/b" (opened, created if needed) and leaf "c". */
-static hid_t parent_and_leaf(kr_product *p, const char *path, const char **leaf)
-{
-    const char *slash = strrchr(path, '/');
-    *leaf = slash ? slash + 1 : path;
-    if (!**leaf) {
-        kr_err(KR_EINPUT, "HDF5 path '%s' ends with '/'", path);
-        return -1;
-    }
-    char parent[1024];
-    snprintf(parent, sizeof parent, "%.*s", slash ? (int)(slash - path) : 0, path);
-    return ensure_group(p, parent, NULL);
-}
-
 /* ---- open / commit / abort ---------------------------------------------------------------------- */
 
 int kr_product_open(const char *final_path, kr_product **out)
@@ -241,7 +142,7 @@ int kr_product_open(const char *final_path, kr_product **out)
     /* no timestamp on the root group either: a run repeats bit for bit */
     if (fapl < 0 || fcpl < 0 || H5Pset_libver_bounds(fapl, H5F_LIBVER_V18, H5F_LIBVER_V18) < 0 ||
         H5Pset_obj_track_times(fcpl, 0) < 0) {
-        rc = h5fail("set up", p->tmp_path);
+        rc = kr_h5_fail("set up", p->tmp_path);
         goto cleanup;
     }
     errno = 0;
@@ -362,23 +263,23 @@ static void utc_now(char *buf, size_t len)
 static int write_provenance(kr_product *p)
 {
     int rc = KR_OK;
-    hid_t g = ensure_group(p, "provenance", NULL), sp = -1, t = -1, d = -1;
+    hid_t g = kr_product_group(p, "provenance"), sp = -1, t = -1, d = -1;
     if (g < 0) return KR_EIO;
-    if ((rc = attr_string(g, "description", "effective config, parameters, inputs and calibration files")))
+    if ((rc = kr_h5_attr_string(g, "description", "effective config, parameters, inputs and calibration files")))
         goto cleanup;
     if (p->config_yaml) {
         const char *text[1] = {p->config_yaml};
         sp = H5Screate(H5S_SCALAR);
-        t = vlen_str_type();
+        t = kr_h5_vlen_str_type();
         hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
         H5Pset_obj_track_times(dcpl, 0);
         d = H5Dcreate2(g, "config_yaml", t, sp, H5P_DEFAULT, dcpl, H5P_DEFAULT);
         H5Pclose(dcpl);
         if (d < 0 || H5Dwrite(d, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, text) < 0) {
-            rc = h5fail("write", "/provenance/config_yaml");
+            rc = kr_h5_fail("write", "/provenance/config_yaml");
             goto cleanup;
         }
-        if ((rc = attr_string(d, "sha256", p->config_sha256))) goto cleanup;
+        if ((rc = kr_h5_attr_string(d, "sha256", p->config_sha256))) goto cleanup;
     }
     if ((rc = kr_product_write_table(p, "provenance/inputs", &INPUT_DESC, p->inputs, p->ninputs))) goto cleanup;
     rc = kr_product_write_table(p, "provenance/calibration", &CALIB_DESC, p->calibs, p->ncalibs);
@@ -395,12 +296,12 @@ static int write_root_attrs(kr_product *p)
     char now[32];
     utc_now(now, sizeof now);
     hid_t root = H5Gopen2(p->file, "/", H5P_DEFAULT);
-    if (root < 0) return h5fail("open", "/");
-    int rc = attr_string(root, "schema", KR_SCHEMA);
-    if (!rc) rc = attr_string(root, "schema_version", KR_SCHEMA_VERSION);
-    if (!rc) rc = attr_string(root, "software_version", KREEP_VERSION);
-    if (!rc) rc = attr_string(root, "created_utc", now);
-    if (!rc) rc = attr_string(root, "config_sha256", p->config_sha256);
+    if (root < 0) return kr_h5_fail("open", "/");
+    int rc = kr_h5_attr_string(root, "schema", KR_SCHEMA);
+    if (!rc) rc = kr_h5_attr_string(root, "schema_version", KR_SCHEMA_VERSION);
+    if (!rc) rc = kr_h5_attr_string(root, "software_version", KREEP_VERSION);
+    if (!rc) rc = kr_h5_attr_string(root, "created_utc", now);
+    if (!rc) rc = kr_h5_attr_string(root, "config_sha256", p->config_sha256);
     H5Gclose(root);
     return rc;
 }
@@ -560,8 +461,8 @@ int kr_product_set_config(kr_product *p, const char *effective_yaml, const void 
 int kr_product_attr_string(kr_product *p, const char *obj_path, const char *name, const char *value)
 {
     hid_t o = H5Oopen(p->file, obj_path && *obj_path ? obj_path : "/", H5P_DEFAULT);
-    if (o < 0) return h5fail("open", obj_path);
-    int rc = attr_string(o, name, value);
+    if (o < 0) return kr_h5_fail("open", obj_path);
+    int rc = kr_h5_attr_string(o, name, value);
     H5Oclose(o);
     return rc;
 }
@@ -569,156 +470,23 @@ int kr_product_attr_string(kr_product *p, const char *obj_path, const char *name
 int kr_product_attr_double(kr_product *p, const char *obj_path, const char *name, double value)
 {
     hid_t o = H5Oopen(p->file, obj_path && *obj_path ? obj_path : "/", H5P_DEFAULT);
-    if (o < 0) return h5fail("open", obj_path);
-    int rc = attr_numeric(o, name, H5T_NATIVE_DOUBLE, &value);
+    if (o < 0) return kr_h5_fail("open", obj_path);
+    int rc = kr_h5_attr_numeric(o, name, H5T_NATIVE_DOUBLE, &value);
     H5Oclose(o);
     return rc;
 }
 
 /* ---- tables ------------------------------------------------------------------------------------- */
 
-static hid_t compound_type(const kr_table_desc *desc)
-{
-    hid_t t = H5Tcreate(H5T_COMPOUND, desc->row_size);
-    if (t < 0) return -1;
-    for (int i = 0; i < desc->ncols; i++) {
-        const kr_column *c = &desc->cols[i];
-        hid_t ft = -1;
-        herr_t st;
-        switch (c->type) {
-        case KR_COL_F64: st = H5Tinsert(t, c->name, c->offset, H5T_NATIVE_DOUBLE); break;
-        case KR_COL_I32: st = H5Tinsert(t, c->name, c->offset, H5T_NATIVE_INT32); break;
-        case KR_COL_I64: st = H5Tinsert(t, c->name, c->offset, H5T_NATIVE_INT64); break;
-        case KR_COL_STR:
-            ft = H5Tcopy(H5T_C_S1);
-            if (ft < 0 || c->str_len == 0 || H5Tset_size(ft, c->str_len) < 0 ||
-                H5Tset_strpad(ft, H5T_STR_NULLTERM) < 0 || H5Tset_cset(ft, H5T_CSET_UTF8) < 0) {
-                st = -1;
-                break;
-            }
-            st = H5Tinsert(t, c->name, c->offset, ft);
-            break;
-        default: st = -1;
-        }
-        if (ft >= 0) H5Tclose(ft);
-        if (st < 0) {
-            H5Tclose(t);
-            kr_err(KR_EINPUT, "table column '%s': bad description (type, offset or string length)", c->name);
-            return -1;
-        }
-    }
-    return t;
-}
-
-/* A copy of the rows whose string fields hold nothing after their terminating NUL: HDF5 stores the whole
- * fixed-length field, so stale bytes there would make two runs of the same input differ. NULL if the
- * table has no string column (write the caller's rows as they are). */
-static void *rows_with_clean_strings(const kr_table_desc *desc, const void *rows, size_t nrows, int *oom)
-{
-    *oom = 0;
-    int has_str = 0;
-    for (int i = 0; i < desc->ncols; i++) has_str |= desc->cols[i].type == KR_COL_STR;
-    if (!has_str || nrows == 0) return NULL;
-    unsigned char *copy = malloc(nrows * desc->row_size);
-    if (!copy) {
-        *oom = 1;
-        return NULL;
-    }
-    memcpy(copy, rows, nrows * desc->row_size);
-    for (size_t r = 0; r < nrows; r++)
-        for (int i = 0; i < desc->ncols; i++) {
-            const kr_column *c = &desc->cols[i];
-            if (c->type != KR_COL_STR || c->str_len == 0) continue;
-            char *field = (char *)copy + r * desc->row_size + c->offset;
-            size_t used = strnlen(field, c->str_len);
-            memset(field + used, 0, c->str_len - used);
-            field[c->str_len - 1] = '\0';
-        }
-    return copy;
-}
-
 int kr_product_write_table(kr_product *p, const char *path, const kr_table_desc *desc, const void *rows,
                            size_t nrows)
 {
-    void *clean = NULL;
-    int rc = KR_OK;
-    const char *leaf;
-    hid_t parent = -1, mem = -1, ftype = -1, sp = -1, dcpl = -1, d = -1;
-    const char **units = NULL, **descs = NULL;
     if (!desc || desc->ncols <= 0 || (!rows && nrows)) return kr_err(KR_EINPUT, "table %s: no columns or rows", path);
-    parent = parent_and_leaf(p, path, &leaf);
-    if (parent < 0) return kr_err(KR_EIO, "cannot create the groups of %s", path);
-    if (H5Lexists(parent, leaf, H5P_DEFAULT) > 0) {
-        rc = kr_err(KR_EINPUT, "table %s already exists in the product", path);
-        goto cleanup;
-    }
-    mem = compound_type(desc);
-    if (mem < 0) {
-        rc = kr_err(KR_EINPUT, "table %s: cannot build its HDF5 type", path);
-        goto cleanup;
-    }
-    ftype = H5Tcopy(mem);
-    if (ftype < 0 || H5Tpack(ftype) < 0) { /* no padding on disk */
-        rc = h5fail("pack the type of", path);
-        goto cleanup;
-    }
-    hsize_t dims[1] = {nrows};
-    sp = H5Screate_simple(1, dims, NULL);
-    dcpl = H5Pcreate(H5P_DATASET_CREATE);
-    if (sp < 0 || dcpl < 0) {
-        rc = h5fail("create", path);
-        goto cleanup;
-    }
-    H5Pset_obj_track_times(dcpl, 0);
-    if (nrows > 0) {
-        size_t per = 65536 / (desc->row_size ? desc->row_size : 1);
-        hsize_t chunk[1] = {nrows < per ? nrows : (per ? per : 1)};
-        if (H5Pset_chunk(dcpl, 1, chunk) < 0 || H5Pset_shuffle(dcpl) < 0 || H5Pset_deflate(dcpl, KR_DEFLATE_LEVEL) < 0) {
-            rc = h5fail("set the storage of", path);
-            goto cleanup;
-        }
-    }
-    d = H5Dcreate2(parent, leaf, ftype, sp, H5P_DEFAULT, dcpl, H5P_DEFAULT);
-    if (d < 0) {
-        rc = h5fail("create table", path);
-        goto cleanup;
-    }
-    int oom;
-    clean = rows_with_clean_strings(desc, rows, nrows, &oom);
-    if (oom) {
-        rc = kr_err(KR_ENOMEM, "out of memory for table %s", path);
-        goto cleanup;
-    }
-    if (nrows > 0 && H5Dwrite(d, mem, H5S_ALL, H5S_ALL, H5P_DEFAULT, clean ? clean : rows) < 0) {
-        rc = h5fail("write table", path);
-        goto cleanup;
-    }
-    units = calloc((size_t)desc->ncols, sizeof *units);
-    descs = calloc((size_t)desc->ncols, sizeof *descs);
-    if (!units || !descs) {
-        rc = kr_err(KR_ENOMEM, "out of memory");
-        goto cleanup;
-    }
-    for (int i = 0; i < desc->ncols; i++) {
-        units[i] = desc->cols[i].unit ? desc->cols[i].unit : "";
-        descs[i] = desc->cols[i].desc ? desc->cols[i].desc : "";
-    }
-    /* CLASS/VERSION/TITLE: the PyTables table convention, so pandas.read_hdf reads it as a table */
-    if ((rc = attr_string(d, "CLASS", "TABLE")) || (rc = attr_string(d, "VERSION", "2.7")) ||
-        (rc = attr_string(d, "TITLE", leaf)) ||
-        (rc = attr_write_strings(d, "column_units", units, (size_t)desc->ncols, 0)) ||
-        (rc = attr_write_strings(d, "column_desc", descs, (size_t)desc->ncols, 0)))
-        goto cleanup;
-cleanup:
-    free(clean);
-    free(units);
-    free(descs);
-    if (d >= 0) H5Dclose(d);
-    if (dcpl >= 0) H5Pclose(dcpl);
-    if (sp >= 0) H5Sclose(sp);
-    if (ftype >= 0) H5Tclose(ftype);
-    if (mem >= 0) H5Tclose(mem);
-    H5Gclose(parent);
+    kr_rows_writer *w = NULL;
+    int rc = kr_rows_open(p, path, desc, &w);
+    if (!rc && nrows) rc = kr_rows_append(w, rows, nrows);
+    int rc2 = w ? kr_rows_close(w) : KR_OK;
+    if (!rc) rc = rc2;
     if (rc) return kr_err(rc, "cannot write table %s", path);
     return KR_OK;
 }
@@ -751,10 +519,10 @@ static hid_t axis_dataset(hid_t g, const char *name, const double *values, size_
     H5Pset_obj_track_times(dcpl, 0);
     d = H5Dcreate2(g, name, H5T_IEEE_F64LE, sp, H5P_DEFAULT, dcpl, H5P_DEFAULT);
     if (d < 0 || H5Dwrite(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, values) < 0 ||
-        H5DSset_scale(d, name) < 0 || attr_string(d, "units", units)) {
+        H5DSset_scale(d, name) < 0 || kr_h5_attr_string(d, "units", units)) {
         if (d >= 0) H5Dclose(d);
         d = -1;
-        h5fail("write axis", name);
+        kr_h5_fail("write axis", name);
     }
     H5Pclose(dcpl);
     H5Sclose(sp);
@@ -777,11 +545,11 @@ static hid_t signal_dataset(hid_t g, const char *name, int rank, const hsize_t *
         H5Pset_deflate(dcpl, (unsigned)deflate_level) >= 0)
         d = H5Dcreate2(g, name, filetype, sp, H5P_DEFAULT, dcpl, H5P_DEFAULT);
     if (d >= 0 && ((values && H5Dwrite(d, memtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, values) < 0) ||
-                   attr_string(d, "units", units ? units : ""))) {
+                   kr_h5_attr_string(d, "units", units ? units : ""))) {
         H5Dclose(d);
         d = -1;
     }
-    if (d < 0) h5fail("write signal", name);
+    if (d < 0) kr_h5_fail("write signal", name);
     if (dcpl >= 0) H5Pclose(dcpl);
     if (sp >= 0) H5Sclose(sp);
     return d;
@@ -800,22 +568,22 @@ static int write_map(kr_product *p, const char *group, const char *signal, const
                      hid_t memtype, size_t ny, size_t nx, const double *y_um, const double *x_um, size_t chunk_rows,
                      hid_t *keep)
 {
-    int rc = KR_OK, created = 0;
+    int rc = KR_OK;
     hid_t g = -1, dy = -1, dx = -1, ds = -1;
     if ((rc = check_name("signal", signal))) return rc;
     if ((!values && !keep) || !y_um || !x_um || ny == 0 || nx == 0)
         return kr_err(KR_EINPUT, "map %s/%s: empty map or missing axes", group, signal);
     if (!strcmp(signal, "x_um") || !strcmp(signal, "y_um"))
         return kr_err(KR_EINPUT, "map %s: a signal may not be named like an axis (%s)", group, signal);
-    g = ensure_group(p, group, &created);
+    g = kr_product_group(p, group);
     if (g < 0) return kr_err(KR_EIO, "cannot create map group %s", group);
-    if (created || H5Aexists(g, "NX_class") <= 0) {
+    if (H5Aexists(g, "NX_class") <= 0) {
         const char *axes[2] = {"y_um", "x_um"};
         int32_t iy = 0, ix = 1;
-        if ((rc = attr_string(g, "NX_class", "NXdata")) || (rc = attr_string(g, "signal", signal)) ||
-            (rc = attr_write_strings(g, "axes", axes, 2, 0)) ||
-            (rc = attr_numeric(g, "y_um_indices", H5T_NATIVE_INT32, &iy)) ||
-            (rc = attr_numeric(g, "x_um_indices", H5T_NATIVE_INT32, &ix)))
+        if ((rc = kr_h5_attr_string(g, "NX_class", "NXdata")) || (rc = kr_h5_attr_string(g, "signal", signal)) ||
+            (rc = kr_h5_attr_strings(g, "axes", axes, 2)) ||
+            (rc = kr_h5_attr_numeric(g, "y_um_indices", H5T_NATIVE_INT32, &iy)) ||
+            (rc = kr_h5_attr_numeric(g, "x_um_indices", H5T_NATIVE_INT32, &ix)))
             goto cleanup;
     }
     dy = axis_dataset(g, "y_um", y_um, ny, "um");
@@ -833,7 +601,7 @@ static int write_map(kr_product *p, const char *group, const char *signal, const
     ds = signal_dataset(g, signal, 2, dims, chunk, values, memtype, units,
                         keep ? KR_MAP_STREAM_DEFLATE : KR_DEFLATE_LEVEL);
     if (ds < 0 || H5DSattach_scale(ds, dy, 0) < 0 || H5DSattach_scale(ds, dx, 1) < 0) {
-        if (ds >= 0) h5fail("attach axes to", signal);
+        if (ds >= 0) kr_h5_fail("attach axes to", signal);
         rc = KR_EIO;
         goto cleanup;
     }
@@ -856,11 +624,6 @@ int kr_product_write_map(kr_product *p, const char *group, const char *signal, c
     return write_map(p, group, signal, units, values, H5T_NATIVE_DOUBLE, ny, nx, y_um, x_um, 0, NULL);
 }
 
-int kr_product_write_map_f32(kr_product *p, const char *group, const char *signal, const char *units,
-                             const float *values, size_t ny, size_t nx, const double *y_um, const double *x_um)
-{
-    return write_map(p, group, signal, units, values, H5T_NATIVE_FLOAT, ny, nx, y_um, x_um, 0, NULL);
-}
 
 /* ---- streamed float32 maps: chunks of whole rows, encoded anywhere, written in order -------------- */
 
@@ -914,14 +677,14 @@ int kr_product_map_put(kr_map_ds *m, size_t chunk_index, const void *data, size_
 {
     hsize_t off[2] = {(hsize_t)(chunk_index * m->chunk_rows), 0};
     if (off[0] >= m->ny) return kr_err(KR_EINPUT, "map %s: chunk %zu beyond its %zu rows", m->name, chunk_index, m->ny);
-    if (H5Dwrite_chunk(m->ds, H5P_DEFAULT, 0, off, nbytes, data) < 0) return h5fail("write a chunk of", m->name);
+    if (H5Dwrite_chunk(m->ds, H5P_DEFAULT, 0, off, nbytes, data) < 0) return kr_h5_fail("write a chunk of", m->name);
     return KR_OK;
 }
 
 int kr_product_map_close(kr_map_ds *m)
 {
     if (!m) return KR_OK;
-    int rc = H5Dclose(m->ds) < 0 ? h5fail("close", m->name) : KR_OK;
+    int rc = H5Dclose(m->ds) < 0 ? kr_h5_fail("close", m->name) : KR_OK;
     free(m);
     return rc;
 }
@@ -931,65 +694,14 @@ int kr_product_read_map_f32(kr_product *p, const char *group, const char *signal
     char path[512];
     snprintf(path, sizeof path, "/%s/%s", group, signal);
     hid_t d = H5Dopen2(p->file, path, H5P_DEFAULT);
-    if (d < 0) return h5fail("open", path);
+    if (d < 0) return kr_h5_fail("open", path);
     hid_t sp = H5Dget_space(d);
     hssize_t n = sp >= 0 ? H5Sget_simple_extent_npoints(sp) : -1;
     int rc = KR_OK;
     if (n != (hssize_t)npx) rc = kr_err(KR_EINPUT, "%s holds %lld values, expected %zu", path, (long long)n, npx);
-    else if (H5Dread(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, out) < 0) rc = h5fail("read", path);
+    else if (H5Dread(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, out) < 0) rc = kr_h5_fail("read", path);
     if (sp >= 0) H5Sclose(sp);
     H5Dclose(d);
     return rc;
 }
 
-int kr_product_write_series(kr_product *p, const char *group, const double *time_s, size_t n,
-                            const char *const *channels, const double *const *values, size_t nchannels,
-                            const char *units)
-{
-    int rc = KR_OK, created = 0;
-    hid_t g = -1, dt = -1;
-    if (!time_s || n == 0 || nchannels == 0 || !channels || !values)
-        return kr_err(KR_EINPUT, "time series %s: no samples or no channels", group);
-    for (size_t c = 0; c < nchannels; c++) {
-        if ((rc = check_name("channel", channels[c]))) return kr_err(rc, "time series %s", group);
-        if (!strcmp(channels[c], "time_s")) return kr_err(KR_EINPUT, "time series %s: a channel is named time_s", group);
-    }
-    g = ensure_group(p, group, &created);
-    if (g < 0) return kr_err(KR_EIO, "cannot create time-series group %s", group);
-    if (H5Lexists(g, "time_s", H5P_DEFAULT) > 0) {
-        rc = kr_err(KR_EINPUT, "time series %s already written", group);
-        goto cleanup;
-    }
-    const char *axes[1] = {"time_s"};
-    int32_t it = 0;
-    if ((rc = attr_string(g, "NX_class", "NXdata")) || (rc = attr_string(g, "signal", channels[0])) ||
-        (rc = attr_write_strings(g, "axes", axes, 1, 0)) ||
-        (rc = attr_numeric(g, "time_s_indices", H5T_NATIVE_INT32, &it)))
-        goto cleanup;
-    if (nchannels > 1 && (rc = attr_write_strings(g, "auxiliary_signals", (const char *const *)channels + 1,
-                                                  nchannels - 1, 0)))
-        goto cleanup;
-    dt = axis_dataset(g, "time_s", time_s, n, "s");
-    if (dt < 0) {
-        rc = KR_EIO;
-        goto cleanup;
-    }
-    hsize_t dims[1] = {n}, chunk[1] = {n < KR_SERIES_CHUNK ? n : KR_SERIES_CHUNK};
-    for (size_t c = 0; c < nchannels; c++) {
-        hid_t d = signal_dataset(g, channels[c], 1, dims, chunk, values[c], H5T_NATIVE_DOUBLE, units, KR_DEFLATE_LEVEL);
-        if (d < 0 || H5DSattach_scale(d, dt, 0) < 0) {
-            if (d >= 0) {
-                h5fail("attach time_s to", channels[c]);
-                H5Dclose(d);
-            }
-            rc = KR_EIO;
-            goto cleanup;
-        }
-        H5Dclose(d);
-    }
-cleanup:
-    if (dt >= 0) H5Dclose(dt);
-    H5Gclose(g);
-    if (rc) return kr_err(rc, "cannot write time series %s", group);
-    return KR_OK;
-}

@@ -21,9 +21,6 @@ int kr_product_write_table(kr_product *p, const char *path, const kr_table_desc 
  * Further signals in the same group: call again with the same group and another signal name. */
 int kr_product_write_map(kr_product *p, const char *group, const char *signal, const char *units,
                          const double *values, size_t ny, size_t nx, const double *y_um, const double *x_um);
-/* The same with float32 values, stored as float32 (derived maps: 7 significant digits, half the bytes). */
-int kr_product_write_map_f32(kr_product *p, const char *group, const char *signal, const char *units,
-                             const float *values, size_t ny, size_t nx, const double *y_um, const double *x_um);
 /* Streamed float32 maps, for maps too large to hold whole: kr_product_map_open creates the signal like
  * kr_product_write_map_f32 (group, axes, units) with chunks of chunk_rows x nx; kr_map_chunk_encode
  * turns one chunk's values (chunk_rows * nx, the last chunk padded) into the stored bytes (shuffle +
@@ -39,10 +36,6 @@ int kr_map_chunk_encode(const float *values, size_t nvalues, unsigned char *scra
 int kr_product_map_put(kr_map_ds *m, size_t chunk_index, const void *data, size_t nbytes);
 int kr_product_map_close(kr_map_ds *m);
 int kr_product_read_map_f32(kr_product *p, const char *group, const char *signal, float *out, size_t npx);
-/* Write an NXdata group holding time series: axis `time_s` (n) and one 1-D float64 dataset per channel. */
-int kr_product_write_series(kr_product *p, const char *group, const double *time_s, size_t n,
-                            const char *const *channels, const double *const *values, size_t nchannels,
-                            const char *units);
 /* Record an input or calibration file in /provenance (SHA-256 and size computed here). */
 int kr_product_add_input(kr_product *p, const char *role, const char *path);
 int kr_product_add_calib(kr_product *p, const char *name, const char *data, size_t size);

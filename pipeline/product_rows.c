@@ -19,7 +19,7 @@ struct kr_rows_writer {
     int has_str;
 };
 
-static int h5fail(const char *what, const char *path)
+int kr_h5_fail(const char *what, const char *path)
 {
     kr_err_from_hdf5();
     H5Eclear2(H5E_DEFAULT);
@@ -50,27 +50,33 @@ hid_t kr_product_group(kr_product *p, const char *path)
         H5Gclose(cur);
         cur = next;
     }
-    if (cur < 0) h5fail("create group", path);
+    if (cur < 0) kr_h5_fail("create group", path);
     return cur;
+}
+
+hid_t kr_h5_vlen_str_type(void)
+{
+    hid_t t = H5Tcopy(H5T_C_S1);
+    if (t >= 0 && (H5Tset_size(t, H5T_VARIABLE) < 0 || H5Tset_cset(t, H5T_CSET_UTF8) < 0)) {
+        H5Tclose(t);
+        t = -1;
+    }
+    return t;
 }
 
 static int attr_strings(hid_t obj, const char *name, const char *const *values, size_t n, int scalar)
 {
     int rc = KR_OK;
-    hid_t t = H5Tcopy(H5T_C_S1), sp = -1, a = -1;
+    hid_t t = kr_h5_vlen_str_type(), sp = -1, a = -1;
     hsize_t dims[1] = {n};
-    if (t >= 0 && (H5Tset_size(t, H5T_VARIABLE) < 0 || H5Tset_cset(t, H5T_CSET_UTF8) < 0)) {
-        H5Tclose(t);
-        t = -1;
-    }
     sp = scalar ? H5Screate(H5S_SCALAR) : H5Screate_simple(1, dims, NULL);
     if (t < 0 || sp < 0) {
-        rc = h5fail("create attribute", name);
+        rc = kr_h5_fail("create attribute", name);
         goto cleanup;
     }
     if (H5Aexists(obj, name) > 0) H5Adelete(obj, name);
     a = H5Acreate2(obj, name, t, sp, H5P_DEFAULT, H5P_DEFAULT);
-    if (a < 0 || H5Awrite(a, t, values) < 0) rc = h5fail("write attribute", name);
+    if (a < 0 || H5Awrite(a, t, values) < 0) rc = kr_h5_fail("write attribute", name);
 cleanup:
     if (a >= 0) H5Aclose(a);
     if (sp >= 0) H5Sclose(sp);
@@ -89,17 +95,22 @@ int kr_h5_attr_strings(hid_t obj, const char *name, const char *const *values, s
     return attr_strings(obj, name, values, n, 0);
 }
 
-int kr_h5_attr_int32(hid_t obj, const char *name, int32_t value)
+int kr_h5_attr_numeric(hid_t obj, const char *name, hid_t type, const void *value)
 {
     int rc = KR_OK;
     hid_t sp = H5Screate(H5S_SCALAR), a = -1;
-    if (sp < 0) return h5fail("create attribute", name);
+    if (sp < 0) return kr_h5_fail("create attribute", name);
     if (H5Aexists(obj, name) > 0) H5Adelete(obj, name);
-    a = H5Acreate2(obj, name, H5T_NATIVE_INT32, sp, H5P_DEFAULT, H5P_DEFAULT);
-    if (a < 0 || H5Awrite(a, H5T_NATIVE_INT32, &value) < 0) rc = h5fail("write attribute", name);
+    a = H5Acreate2(obj, name, type, sp, H5P_DEFAULT, H5P_DEFAULT);
+    if (a < 0 || H5Awrite(a, type, value) < 0) rc = kr_h5_fail("write attribute", name);
     if (a >= 0) H5Aclose(a);
     H5Sclose(sp);
     return rc;
+}
+
+int kr_h5_attr_int32(hid_t obj, const char *name, int32_t value)
+{
+    return kr_h5_attr_numeric(obj, name, H5T_NATIVE_INT32, &value);
 }
 
 /* ---- appended tables ------------------------------------------------------------------------------ */
@@ -183,7 +194,7 @@ int kr_rows_open(kr_product *p, const char *path, const kr_table_desc *desc, kr_
     }
     ftype = H5Tcopy(w->mem);
     if (ftype < 0 || H5Tpack(ftype) < 0) { /* no padding on disk */
-        rc = h5fail("pack the type of", path);
+        rc = kr_h5_fail("pack the type of", path);
         goto cleanup;
     }
     hsize_t dims[1] = {0}, maxdims[1] = {H5S_UNLIMITED}, chunk[1] = {w->chunk_rows};
@@ -191,12 +202,12 @@ int kr_rows_open(kr_product *p, const char *path, const kr_table_desc *desc, kr_
     dcpl = H5Pcreate(H5P_DATASET_CREATE);
     if (sp < 0 || dcpl < 0 || H5Pset_obj_track_times(dcpl, 0) < 0 || H5Pset_chunk(dcpl, 1, chunk) < 0 ||
         H5Pset_shuffle(dcpl) < 0 || H5Pset_deflate(dcpl, KR_ROWS_DEFLATE_LEVEL) < 0) {
-        rc = h5fail("set the storage of", path);
+        rc = kr_h5_fail("set the storage of", path);
         goto cleanup;
     }
     w->d = H5Dcreate2(parent, leaf, ftype, sp, H5P_DEFAULT, dcpl, H5P_DEFAULT);
     if (w->d < 0) {
-        rc = h5fail("create table", path);
+        rc = kr_h5_fail("create table", path);
         goto cleanup;
     }
     units = calloc((size_t)desc->ncols, sizeof *units);
@@ -239,7 +250,7 @@ static int flush(kr_rows_writer *w)
     if (H5Dset_extent(w->d, size) < 0 || (fs = H5Dget_space(w->d)) < 0 ||
         H5Sselect_hyperslab(fs, H5S_SELECT_SET, start, NULL, count, NULL) < 0 ||
         (ms = H5Screate_simple(1, count, NULL)) < 0 || H5Dwrite(w->d, w->mem, ms, fs, H5P_DEFAULT, w->buf) < 0)
-        rc = h5fail("append rows to", w->path);
+        rc = kr_h5_fail("append rows to", w->path);
     if (ms >= 0) H5Sclose(ms);
     if (fs >= 0) H5Sclose(fs);
     if (!rc) {
@@ -296,7 +307,7 @@ int kr_rows_read(kr_rows_writer *w, size_t first, size_t n, void *rows)
                   H5Dread(w->d, w->mem, ms, fs, H5P_DEFAULT, dst) < 0;
         if (ms >= 0) H5Sclose(ms);
         if (fs >= 0) H5Sclose(fs);
-        if (bad) return h5fail("read back rows of", w->path);
+        if (bad) return kr_h5_fail("read back rows of", w->path);
         dst += k * rs;
         first += k;
         n -= k;

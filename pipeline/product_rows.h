@@ -35,5 +35,11 @@ hid_t kr_product_group(kr_product *p, const char *path);
 int kr_h5_attr_string(hid_t obj, const char *name, const char *value);
 int kr_h5_attr_strings(hid_t obj, const char *name, const char *const *values, size_t n);
 int kr_h5_attr_int32(hid_t obj, const char *name, int32_t value);
+/* A scalar attribute of HDF5 type `type` (H5T_NATIVE_DOUBLE, ...) from *value. */
+int kr_h5_attr_numeric(hid_t obj, const char *name, hid_t type, const void *value);
+/* Variable-length UTF-8 string type (caller H5Tclose), or -1. */
+hid_t kr_h5_vlen_str_type(void);
+/* Push HDF5's error stack and "HDF5: cannot <what> '<path>'"; returns KR_EIO. */
+int kr_h5_fail(const char *what, const char *path);
 
 #endif

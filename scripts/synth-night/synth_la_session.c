@@ -21,6 +21,8 @@
 #include "text.h"
 
 #include <errno.h>
+#include <gsl/gsl_randist.h>
+#include <gsl/gsl_rng.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,29 +41,6 @@ typedef struct {
     double dwell_s, sens, blank_cps;
 } iso_setup;
 
-static unsigned long long next_u64(unsigned long long *s)
-{
-    *s ^= *s << 13; /* xorshift64 (Marsaglia 2003) */
-    *s ^= *s >> 7;
-    *s ^= *s << 17;
-    return *s;
-}
-static double uniform01(unsigned long long *s) { return ((double)(next_u64(s) >> 11) + 0.5) / 9007199254740992.0; }
-static double normal01(unsigned long long *s)
-{
-    return sqrt(-2 * log(uniform01(s))) * cos(6.283185307179586 * uniform01(s)); /* Box & Muller 1958 */
-}
-static double poisson_draw(unsigned long long *s, double mu)
-{
-    if (mu > 40) return fmax(0, floor(mu + sqrt(mu) * normal01(s) + 0.5)); /* normal approximation */
-    double limit = exp(-mu), prod = 1;
-    int k = -1;
-    do { /* Knuth's multiplication method */
-        k++;
-        prod *= uniform01(s);
-    } while (prod > limit);
-    return k;
-}
 
 static int load_isotopes(const char *path, int max, iso_setup *iso, int *niso)
 {
@@ -97,7 +76,7 @@ cleanup:
 }
 
 static int write_spot(const char *path, const char *sample, double start_s, const iso_setup *iso, int niso,
-                      const double *conc_ugg, double yield, double frac, unsigned long long *seed)
+                      const double *conc_ugg, double yield, double frac, gsl_rng *rng)
 {
     FILE *fp = fopen(path, "wb");
     if (!fp) return kr_err(KR_EIO, "%s: cannot create (%s)", path, strerror(errno));
@@ -122,7 +101,7 @@ static int write_spot(const char *path, const char *sample, double start_s, cons
         for (int k = 0; k < niso; k++) {
             double cps = iso[k].blank_cps + yield * shape * iso[k].sens * (1 - 0.08 * frac) * conc_ugg[k];
             double mu = cps * iso[k].dwell_s;
-            fprintf(fp, "%.10g,", poisson_draw(seed, mu) / iso[k].dwell_s);
+            fprintf(fp, "%.10g,", (double)gsl_ran_poisson(rng, mu) / iso[k].dwell_s);
         }
         fprintf(fp, "\r\n");
     }
@@ -150,16 +129,16 @@ int main(int argc, char **argv)
         return 2;
     }
     kr_err_install_handlers();
-    seed = seed * 6364136223846793005ULL + 1442695040888963407ULL; /* Knuth's MMIX LCG step: a nonzero state */
-    if (!seed) seed = 88172645463325252ULL;
+    gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);
     iso_setup *iso = calloc(MAXISO, sizeof *iso);
     kr_la_refs refs;
     memset(&refs, 0, sizeof refs);
     int niso = 0, rc = KR_OK;
-    if (!iso) {
+    if (!iso || !rng) {
         rc = kr_err(KR_ENOMEM, "out of memory");
         goto cleanup;
     }
+    gsl_rng_set(rng, (unsigned long)seed);
     if ((rc = load_isotopes(isop, (int)maxiso, iso, &niso))) goto cleanup;
     if ((rc = kr_la_refs_load(&refs))) goto cleanup;
     if (mkdir(out, 0777) != 0 && errno != EEXIST) {
@@ -187,9 +166,9 @@ int main(int argc, char **argv)
         if (m == 2) snprintf(sample, sizeof sample, "GLASS-%ld", 1 + (unknowns++ / 4));
         else snprintf(sample, sizeof sample, "%s", mats[m]);
         snprintf(path, sizeof path, "%s/%05ld_%s.csv", out, q + 1, sample);
-        double yield = (m == 0 ? 1.0 : 0.85) * (1 + 0.05 * normal01(&seed));
+        double yield = (m == 0 ? 1.0 : 0.85) * (1 + gsl_ran_gaussian(rng, 0.05));
         if ((rc = write_spot(path, sample, SPOT_EVERY_S * (double)q, iso, niso, conc[m], yield,
-                             (double)q / (double)(nspots - 1), &seed)))
+                             (double)q / (double)(nspots - 1), rng)))
             goto cleanup;
         written++;
     }
@@ -198,5 +177,6 @@ cleanup:
     if (rc) kr_err_print(stderr);
     kr_la_refs_free(&refs);
     free(iso);
+    if (rng) gsl_rng_free(rng);
     return rc ? 1 : 0;
 }
