@@ -1,6 +1,8 @@
 /* Nightly operation (see nightly.h). */
 #include "nightly.h"
 
+#include "product_rows.h"
+
 #include "calib.h"
 #include "error.h"
 #include "lock.h"
@@ -1003,47 +1005,26 @@ static int read_extra_inputs(const char *product, const char *entry, kr_ledger_f
         char path[1024];
         char sha256[KR_SHA256_HEX];
     } row;
-    int rc = KR_OK;
+    static const kr_column cols[] = {
+        {"role", KR_COL_STR, offsetof(row, role), sizeof(((row *)0)->role), "", ""},
+        {"path", KR_COL_STR, offsetof(row, path), sizeof(((row *)0)->path), "", ""},
+        {"sha256", KR_COL_STR, offsetof(row, sha256), KR_SHA256_HEX, "", ""},
+    };
+    static const kr_table_desc desc = {cols, 3, sizeof(row)};
     row *rows = NULL;
     kr_ledger_file *v = NULL;
-    size_t nv = 0;
-    hid_t f = -1, d = -1, sp = -1, t = -1, s32 = -1, s1024 = -1, s65 = -1;
+    size_t nr = 0, nv = 0;
     *out = NULL;
     *n = 0;
-    f = H5Fopen(product, H5F_ACC_RDONLY, H5P_DEFAULT);
-    if (f < 0 || (d = H5Dopen2(f, "provenance/inputs", H5P_DEFAULT)) < 0) {
-        H5Eclear2(H5E_DEFAULT);
-        rc = kr_err(KR_EIO, "%s: cannot read /provenance/inputs", product);
-        goto cleanup;
-    }
-    sp = H5Dget_space(d);
-    hssize_t nr = H5Sget_simple_extent_npoints(sp);
-    s32 = H5Tcopy(H5T_C_S1);
-    s1024 = H5Tcopy(H5T_C_S1);
-    s65 = H5Tcopy(H5T_C_S1);
-    H5Tset_size(s32, 32);
-    H5Tset_size(s1024, 1024);
-    H5Tset_size(s65, KR_SHA256_HEX);
-    H5Tset_cset(s32, H5T_CSET_UTF8);
-    H5Tset_cset(s1024, H5T_CSET_UTF8);
-    H5Tset_cset(s65, H5T_CSET_UTF8);
-    t = H5Tcreate(H5T_COMPOUND, sizeof(row));
-    H5Tinsert(t, "role", offsetof(row, role), s32);
-    H5Tinsert(t, "path", offsetof(row, path), s1024);
-    H5Tinsert(t, "sha256", offsetof(row, sha256), s65);
-    if (nr < 0 || !(rows = calloc((size_t)nr + 1, sizeof *rows)) || !(v = calloc((size_t)nr + 1, sizeof *v))) {
+    int rc = kr_table_read_file(product, "provenance/inputs", &desc, (void **)&rows, &nr);
+    if (rc) return rc;
+    if (!(v = calloc(nr + 1, sizeof *v))) {
         rc = kr_err(KR_ENOMEM, "out of memory");
         goto cleanup;
     }
-    if (nr > 0 && H5Dread(d, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, rows) < 0) {
-        H5Eclear2(H5E_DEFAULT);
-        rc = kr_err(KR_EIO, "%s: cannot read /provenance/inputs", product);
-        goto cleanup;
-    }
     size_t le = strlen(entry);
-    for (hssize_t i = 0; i < nr; i++) {
-        row *r = &rows[i];
-        r->role[sizeof r->role - 1] = r->path[sizeof r->path - 1] = r->sha256[KR_SHA256_HEX - 1] = '\0';
+    for (size_t i = 0; i < nr; i++) {
+        const row *r = &rows[i];
         if (!strcmp(r->role, "config") || r->path[0] != '/') continue;
         if (!strncmp(r->path, entry, le) && (r->path[le] == '/' || r->path[le] == '\0')) continue;
         int dup = 0;
@@ -1061,13 +1042,6 @@ static int read_extra_inputs(const char *product, const char *entry, kr_ledger_f
     v = NULL;
     nv = 0;
 cleanup:
-    if (t >= 0) H5Tclose(t);
-    if (s32 >= 0) H5Tclose(s32);
-    if (s1024 >= 0) H5Tclose(s1024);
-    if (s65 >= 0) H5Tclose(s65);
-    if (sp >= 0) H5Sclose(sp);
-    if (d >= 0) H5Dclose(d);
-    if (f >= 0) H5Fclose(f);
     free(rows);
     kr_ledger_files_free(v, nv);
     return rc;
@@ -1564,57 +1538,26 @@ static int calib_changed(const char *product, char *what, size_t len)
         char name[128];
         char sha256[KR_SHA256_HEX];
     } row;
-    int rc = KR_OK;
+    static const kr_column cols[] = {
+        {"name", KR_COL_STR, offsetof(row, name), sizeof(((row *)0)->name), "", ""},
+        {"sha256", KR_COL_STR, offsetof(row, sha256), KR_SHA256_HEX, "", ""},
+    };
+    static const kr_table_desc desc = {cols, 2, sizeof(row)};
     row *rows = NULL;
-    hid_t f = -1, d = -1, sp = -1, t = -1, s128 = -1, s65 = -1;
+    size_t nr = 0;
     what[0] = '\0';
-    f = H5Fopen(product, H5F_ACC_RDONLY, H5P_DEFAULT);
-    if (f < 0 || (d = H5Dopen2(f, "provenance/calibration", H5P_DEFAULT)) < 0) {
-        H5Eclear2(H5E_DEFAULT);
-        rc = kr_err(KR_EIO, "%s: cannot read /provenance/calibration", product);
-        goto cleanup;
-    }
-    sp = H5Dget_space(d);
-    hssize_t nr = H5Sget_simple_extent_npoints(sp);
-    s128 = H5Tcopy(H5T_C_S1);
-    s65 = H5Tcopy(H5T_C_S1);
-    H5Tset_size(s128, 128);
-    H5Tset_size(s65, KR_SHA256_HEX);
-    H5Tset_cset(s128, H5T_CSET_UTF8);
-    H5Tset_cset(s65, H5T_CSET_UTF8);
-    t = H5Tcreate(H5T_COMPOUND, sizeof(row));
-    H5Tinsert(t, "name", offsetof(row, name), s128);
-    H5Tinsert(t, "sha256", offsetof(row, sha256), s65);
-    if (nr < 0 || !(rows = calloc((size_t)nr + 1, sizeof *rows))) {
-        rc = kr_err(KR_ENOMEM, "out of memory");
-        goto cleanup;
-    }
-    if (nr > 0 && H5Dread(d, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, rows) < 0) {
-        H5Eclear2(H5E_DEFAULT);
-        rc = kr_err(KR_EIO, "%s: cannot read /provenance/calibration", product);
-        goto cleanup;
-    }
-    for (hssize_t i = 0; i < nr && !what[0]; i++) {
-        row *r = &rows[i];
-        r->name[sizeof r->name - 1] = r->sha256[KR_SHA256_HEX - 1] = '\0';
+    int rc = kr_table_read_file(product, "provenance/calibration", &desc, (void **)&rows, &nr);
+    for (size_t i = 0; i < nr && !rc && !what[0]; i++) {
         kr_text txt;
         char h[KR_SHA256_HEX] = "";
-        if (kr_calib_text(r->name, &txt)) {
+        if (kr_calib_text(rows[i].name, &txt)) {
             kr_err_clear(); /* gone from this build: changed */
         } else {
             rc = kr_sha256_mem(txt.data, txt.len, h);
             kr_text_free(&txt);
-            if (rc) goto cleanup;
         }
-        if (strcmp(h, r->sha256)) snprintf(what, len, "%s", r->name);
+        if (!rc && strcmp(h, rows[i].sha256)) snprintf(what, len, "%s", rows[i].name);
     }
-cleanup:
-    if (t >= 0) H5Tclose(t);
-    if (s128 >= 0) H5Tclose(s128);
-    if (s65 >= 0) H5Tclose(s65);
-    if (sp >= 0) H5Sclose(sp);
-    if (d >= 0) H5Dclose(d);
-    if (f >= 0) H5Fclose(f);
     free(rows);
     return rc;
 }

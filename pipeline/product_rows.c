@@ -324,3 +324,44 @@ int kr_rows_close(kr_rows_writer *w)
     free_writer(w);
     return rc;
 }
+
+int kr_table_read_file(const char *file, const char *path, const kr_table_desc *desc, void **rows, size_t *nrows)
+{
+    *rows = NULL;
+    *nrows = 0;
+    int rc = KR_OK;
+    hid_t f = H5Fopen(file, H5F_ACC_RDONLY, H5P_DEFAULT), d = -1, sp = -1, t = -1;
+    if (f < 0 || (d = H5Dopen2(f, path, H5P_DEFAULT)) < 0) {
+        H5Eclear2(H5E_DEFAULT);
+        rc = kr_err(KR_EIO, "%s: cannot read /%s", file, path);
+        goto cleanup;
+    }
+    hssize_t n = (sp = H5Dget_space(d)) >= 0 ? H5Sget_simple_extent_npoints(sp) : -1;
+    if (n < 0 || (t = compound_type(desc)) < 0) {
+        rc = kr_h5_fail("read", path);
+        goto cleanup;
+    }
+    unsigned char *r = calloc((size_t)n + 1, desc->row_size);
+    if (!r) {
+        rc = kr_err(KR_ENOMEM, "out of memory");
+        goto cleanup;
+    }
+    if (n > 0 && H5Dread(d, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, r) < 0) { /* members matched by name */
+        free(r);
+        H5Eclear2(H5E_DEFAULT);
+        rc = kr_err(KR_EIO, "%s: cannot read /%s", file, path);
+        goto cleanup;
+    }
+    for (hssize_t i = 0; i < n; i++) /* strings NUL-terminated whatever the file held */
+        for (int c = 0; c < desc->ncols; c++)
+            if (desc->cols[c].type == KR_COL_STR && desc->cols[c].str_len)
+                r[(size_t)i * desc->row_size + desc->cols[c].offset + desc->cols[c].str_len - 1] = '\0';
+    *rows = r;
+    *nrows = (size_t)n;
+cleanup:
+    if (t >= 0) H5Tclose(t);
+    if (sp >= 0) H5Sclose(sp);
+    if (d >= 0) H5Dclose(d);
+    if (f >= 0) H5Fclose(f);
+    return rc;
+}

@@ -28,6 +28,10 @@ int kr_rows_read(kr_rows_writer *w, size_t first, size_t n, void *rows);
 /* Flush the last partial chunk and close. Frees w (also on error). NULL is a no-op. */
 int kr_rows_close(kr_rows_writer *w);
 
+/* Read the columns `desc` names (a subset of the table's, in any order) of table `path` of a written
+ * product file into a new array (*rows, caller frees; strings NUL-terminated). */
+int kr_table_read_file(const char *file, const char *path, const kr_table_desc *desc, void **rows, size_t *nrows);
+
 /* Open or create every group along `path` (relative to the root; created without timestamps).
  * Returns the last group (caller H5Gclose) or -1 with an error pushed. */
 hid_t kr_product_group(kr_product *p, const char *path);
