@@ -622,26 +622,32 @@ static void test_parallel_jobs(void)
     kr_nightly_free(nc);
 }
 
-static void test_adopt(void)
+/* What a Slurm array task does for entry s1 of a lab: kreep run TEMPLATE -o products/alpha/s1.h5 --set
+ * inputs...; the template's path into tmpl. */
+static int slurm_task_s1(const char *root, const char *real, char *tmpl, size_t tlen)
 {
-    char root[512], rep[8192], p[1024], prod[1024], tmpl[1024], ov[2400];
-    kr_nightly_summary s;
-    kr_nightly *nc = NULL;
-    make_lab(root, sizeof root, "lab10", 0);
-    /* what a Slurm task does for s1: kreep run TEMPLATE -o PRODUCT --set inputs... */
+    char p[1024], prod[1024], ov[2400], ks[1100];
     pathf(p, sizeof p, root, "products");
     mkdir(p, 0755);
     pathf(p, sizeof p, root, "products/alpha");
     mkdir(p, 0755);
     pathf(prod, sizeof prod, root, "products/alpha/s1.h5");
-    pathf(tmpl, sizeof tmpl, root, "tmpl/alpha.yaml");
-    char real[1024];
-    CU_ASSERT_PTR_NOT_NULL_FATAL(realpath(root, real));
+    pathf(tmpl, tlen, root, "tmpl/alpha.yaml");
     snprintf(ov, sizeof ov, "alpha.inputs=[\"%s/inbox/alpha/s1/a.txt\", \"%s/inbox/alpha/s1/b.txt\"]", real, real);
-    char ks[1100];
     snprintf(ks, sizeof ks, "alpha.killswitch=%s/armed", root);
     char *sets[] = {ov, "run.name=s1", ks};
-    CU_ASSERT_EQUAL_FATAL(kr_run_pipeline(tmpl, prod, sets, 3, STAGES, 1, NULL), KR_OK);
+    return kr_run_pipeline(tmpl, prod, sets, 3, STAGES, 1, NULL);
+}
+
+static void test_adopt(void)
+{
+    char root[512], rep[8192], p[1024], tmpl[1024], ov[2400];
+    kr_nightly_summary s;
+    kr_nightly *nc = NULL;
+    make_lab(root, sizeof root, "lab10", 0);
+    char real[1024];
+    CU_ASSERT_PTR_NOT_NULL_FATAL(realpath(root, real));
+    CU_ASSERT_EQUAL_FATAL(slurm_task_s1(root, real, tmpl, sizeof tmpl), KR_OK);
     /* a product for s2 made with another config is not adopted */
     pathf(p, sizeof p, root, "products/alpha/s2.h5");
     snprintf(ov, sizeof ov, "alpha.inputs=[\"%s/inbox/alpha/s2/c.txt\"]", real);
@@ -674,21 +680,12 @@ static void test_adopt(void)
 /* --adopt notices a calibration file that changed between the Slurm task and the adoption */
 static void test_adopt_calib_change(void)
 {
-    char root[512], rep[8192], p[1400], prod[1024], tmpl[1024], ov[2400], real[1024], cdir[1024], ks[1100];
+    char root[512], rep[8192], p[1400], tmpl[1024], real[1024], cdir[1024];
     kr_nightly_summary s;
     kr_nightly *nc = NULL;
     make_lab(root, sizeof root, "lab13", 0);
-    pathf(p, sizeof p, root, "products");
-    mkdir(p, 0755);
-    pathf(p, sizeof p, root, "products/alpha");
-    mkdir(p, 0755);
-    pathf(prod, sizeof prod, root, "products/alpha/s1.h5");
-    pathf(tmpl, sizeof tmpl, root, "tmpl/alpha.yaml");
     CU_ASSERT_PTR_NOT_NULL_FATAL(realpath(root, real));
-    snprintf(ov, sizeof ov, "alpha.inputs=[\"%s/inbox/alpha/s1/a.txt\", \"%s/inbox/alpha/s1/b.txt\"]", real, real);
-    snprintf(ks, sizeof ks, "alpha.killswitch=%s/armed", root);
-    char *sets[] = {ov, "run.name=s1", ks};
-    CU_ASSERT_EQUAL_FATAL(kr_run_pipeline(tmpl, prod, sets, 3, STAGES, 1, NULL), KR_OK);
+    CU_ASSERT_EQUAL_FATAL(slurm_task_s1(root, real, tmpl, sizeof tmpl), KR_OK);
     /* the calibration files as a folder, the first one edited */
     pathf(cdir, sizeof cdir, root, "calib");
     mkdir(cdir, 0755);
