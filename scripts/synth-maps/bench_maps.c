@@ -111,7 +111,7 @@ int main(int argc, char **argv)
         char h5[4200];
         snprintf(h5, sizeof h5, "%s/bench-maps.h5", dir);
         malloc_trim(0); /* give freed heap back, so the resident set before the run is what is in use */
-        long rss0 = status_kb("VmRSS:");
+        long rss0 = status_kb("VmRSS:"), file0 = status_kb("RssFile:");
         int reset = reset_peak() == 0; /* run 1 also counts the library code first touched by the map */
         double t0 = now_s();
         if (write && (rc = kr_product_open(h5, &prod))) goto cleanup;
@@ -135,6 +135,8 @@ int main(int argc, char **argv)
         printf("         raw map files %.2f MB; peak RSS %.1f MB%s, RSS before the map %.1f MB, growth %.1f MB = %.2f x raw\n",
                sum.raw_bytes / 1e6, pk / 1024.0, reset ? " (this run)" : " (process)", rss0 / 1024.0,
                (pk - rss0) / 1024.0, (double)(pk - rss0) * 1024.0 / (double)sum.raw_bytes);
+        printf("         of the growth, library code and data paged in from files (RssFile): %.1f MB\n",
+               (status_kb("RssFile:") - file0) / 1024.0);
         if (write) unlink(h5);
     }
 cleanup:
