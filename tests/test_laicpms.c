@@ -45,6 +45,10 @@ static void test_dates(void)
     CU_ASSERT_DOUBLE_EQUAL(a, 1446131161.0, 1e-6); /* 2015-10-29 15:06:01 */
     CU_ASSERT_EQUAL(kr_la_parse_datetime("12:00 on Tuesday", &a), -1);
     CU_ASSERT_EQUAL(kr_la_parse_datetime("2015/28/28 10:00", &a), -1);
+    CU_ASSERT_EQUAL(kr_la_parse_datetime("02/29/2015 10:00:00 AM", &a), -1); /* 2015 is no leap year */
+    CU_ASSERT_EQUAL(kr_la_parse_datetime("02/29/2016 10:00:00 AM", &a), 0);
+    CU_ASSERT_EQUAL(kr_la_parse_datetime("2016-03-01T10:00:00", &b), 0);
+    CU_ASSERT_DOUBLE_EQUAL(b - a, 86400.0, 1e-9);
 }
 
 static void test_read_qtegra24(void)

@@ -2,6 +2,7 @@
 #include "la_read.h"
 
 #include "error.h"
+#include "text.h"
 
 #include <ctype.h>
 #include <math.h>
@@ -68,17 +69,6 @@ int kr_la_isotope_parse(const char *label, kr_la_isotope *out)
 }
 
 /* ---- dates ------------------------------------------------------------------------------------ */
-
-/* Days since 1970-01-01 of a proleptic Gregorian date (civil-from-days inverse, era arithmetic). */
-static long days_from_civil(long y, int m, int d)
-{
-    y -= m <= 2;
-    long era = (y >= 0 ? y : y - 399) / 400;
-    long yoe = y - era * 400;
-    long doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    long doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + doe - 719468;
-}
 
 static int read_uint(const char **p, int maxdig, long *v)
 {
@@ -163,9 +153,8 @@ int kr_la_parse_datetime(const char *s, double *out_s)
         p += 2;
     }
     while (isspace((unsigned char)*p) || *p == ';') p++;
-    if (*p || hh > 23 || mm > 59 || ss > 60) return -1;
-    *out_s = (double)days_from_civil(y, (int)mo, (int)d) * 86400.0 + (double)(hh * 3600 + mm * 60 + ss) + frac;
-    return 0;
+    if (*p) return -1;
+    return kr_utc_seconds(y, mo, d, hh, mm, (double)ss + frac, out_s) ? -1 : 0; /* checks the calendar too */
 }
 
 /* ---- acquisitions --------------------------------------------------------------------------- */
