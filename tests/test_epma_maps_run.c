@@ -193,6 +193,42 @@ static void expect_fail(const char *dir, const char *file, const char *needle)
     kr_err_clear();
 }
 
+/* A map of fewer rows than a band (3 x 7 px): its one chunk is the whole map; counts read back as written
+ * and every pixel quantified. */
+static void test_tiny_map(void)
+{
+    char dir[600], p[700], yaml[2048], h5[700];
+    snprintf(dir, sizeof dir, "%s/tiny", kr_test_tmpdir());
+    mkdir(dir, 0777);
+    snprintf(p, sizeof p, "%s/maps", dir);
+    mkdir(p, 0777);
+    snprintf(p, sizeof p, "%s/maps/t.cnd", dir);
+    write_text(p, "$XM_DATA_PROBE_CURRENT 1.000e-007\r\n$XM_EC_ACCEL_VOLT 15.0\r\n$XM_ELEM_NAME%0 Ti\r\n"
+                  "$XM_ELEM_WDS_XRAY%0 Ka\r\n$XM_AP_SA_PIXELS%0 7 3\r\n$XM_AP_SA_PIXEL_SIZE%0 0.20 0.20 50.00\r\n"
+                  "$XM_AP_SA_DWELL_TIME%0 60.0\r\n");
+    snprintf(p, sizeof p, "%s/maps/t_Ti.csv", dir);
+    char csv[512] = "";
+    for (int y = 0; y < 3; y++)
+        for (int x = 0; x < 7; x++)
+            snprintf(csv + strlen(csv), sizeof csv - strlen(csv), "%d%s", 1200 + 10 * y + x, x < 6 ? "," : "\r\n");
+    write_text(p, csv);
+    snprintf(yaml, sizeof yaml, YAML_FMT, "maps/t_Ti.csv");
+    snprintf(h5, sizeof h5, "%s/out.h5", dir);
+    int rc = run_yaml(dir, yaml, h5);
+    if (rc) kr_err_print(stdout);
+    CU_ASSERT_EQUAL_FATAL(rc, KR_OK);
+    hid_t f = H5Fopen(h5, H5F_ACC_RDONLY, H5P_DEFAULT);
+    CU_ASSERT_FATAL(f >= 0);
+    double cnt[21], tio2[21];
+    CU_ASSERT(H5LTread_dataset_double(f, "/epma/maps/t1/Ti_counts", cnt) >= 0);
+    CU_ASSERT(H5LTread_dataset_double(f, "/epma/maps/t1/TiO2_wt", tio2) >= 0);
+    H5Fclose(f);
+    for (int q = 0; q < 21; q++) {
+        CU_ASSERT_EQUAL(cnt[q], 1200 + 10 * (q / 7) + q % 7);
+        CU_ASSERT(isfinite(tio2[q]) && tio2[q] > 0);
+    }
+}
+
 static void test_bad_inputs(void)
 {
     const char *dir = kr_test_tmpdir();
@@ -367,6 +403,7 @@ int main(void)
     static const kr_test_case tests[] = {
         {"run.yaml -> product and PNGs", test_run_product},
         {"bad map inputs: clear errors, no product", test_bad_inputs},
+        {"a map of fewer rows than a band", test_tiny_map},
         {"real JEOL 0.cnd + 7.map end to end", test_real_jeol},
         {"sample run G107 map vs truth", test_sample_run_map},
         {NULL, NULL},

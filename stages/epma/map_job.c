@@ -205,7 +205,8 @@ typedef struct {
 typedef struct {
     const kr_map_job *job;
     const kr_epma_setup *setup;
-    size_t nx, ny, band_values; /* band_values = BAND_ROWS * nx (one chunk) */
+    size_t nx, ny;
+    size_t band_rows, band_values; /* rows per band = per chunk (BAND_ROWS, or ny if fewer); values per chunk */
     double fixed_pct;           /* wt% of the fixed elements (part of every total) */
     plane counts[KR_EPMA_MAX_EL];
     int nout;
@@ -521,7 +522,7 @@ static int open_outputs(const kr_map_job *job, const kr_map_cnd *cnd, kr_product
     for (int o = 0; o < js->nout && !rc; o++) {
         out_spec *os = &js->out[o];
         rc = kr_product_map_open(out, group, os->name, os->kind == OUT_COUNTS ? "counts" : "wt%", js->ny, js->nx,
-                                 BAND_ROWS, y_um, x_um, &os->ds);
+                                 js->band_rows, y_um, x_um, &os->ds);
         if (!rc && os->kind == OUT_MASS && os->scale != 1.0) { /* an oxide: its sigma is the element's times this */
             snprintf(path, sizeof path, "/%s/%s", group, os->name);
             rc = kr_product_attr_double(out, path, "oxide_per_element", os->scale);
@@ -624,7 +625,8 @@ cleanup:
 static int alloc_state(const kr_map_job *job, int nthreads, job_state *js)
 {
     size_t npx = js->nx * js->ny;
-    js->band_values = (size_t)BAND_ROWS * js->nx;
+    js->band_rows = js->ny < BAND_ROWS ? js->ny : BAND_ROWS;
+    js->band_values = js->band_rows * js->nx;
     js->ahead = (size_t)nthreads + 1;
     if (!(js->slot = calloc(js->ahead, sizeof *js->slot))) return kr_err(KR_ENOMEM, "out of memory");
     for (int k = 0; k < job->nrules; k++)
@@ -718,7 +720,7 @@ int kr_map_job_run(const kr_map_job *job, const kr_atomic *at, const kr_maps_opt
     if (out && (rc = open_outputs(job, &cnd, out, js))) goto cleanup;
     double t1 = now_s();
     kr_mapq_sink sink = {js, band_done, band_commit, js->ahead};
-    if ((rc = kr_mapq_stream(&in, BAND_ROWS, &sink, &st))) {
+    if ((rc = kr_mapq_stream(&in, js->band_rows, &sink, &st))) {
         kr_err(rc, "map %s", job->name);
         goto cleanup;
     }
