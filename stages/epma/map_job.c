@@ -561,9 +561,8 @@ static int write_group_attrs(const kr_map_job *job, const kr_maps_opts *opts, co
 }
 
 /* PNGs and region statistics, from each written map read back in turn (one map in memory at a time). */
-static int images_and_regions(const kr_map_job *job, const kr_epma_setup *setup, const kr_atomic *at,
-                              const kr_maps_opts *opts, const char *png_dir, double px_um, kr_product *out,
-                              job_state *js, kr_map_region_row **rows, size_t *nrows)
+static int images_and_regions(const kr_map_job *job, const kr_maps_opts *opts, const char *png_dir, double px_um,
+                              kr_product *out, job_state *js, kr_map_region_row **rows, size_t *nrows)
 {
     size_t npx = js->nx * js->ny, base = *nrows;
     int nstat = 0, rc = KR_OK;
@@ -613,8 +612,6 @@ static int images_and_regions(const kr_map_job *job, const kr_epma_setup *setup,
         if ((rc = kr_png_write_mask(path, js->mask[k], js->ny, js->nx, px_um))) goto cleanup;
     }
 cleanup:
-    (void)setup;
-    (void)at;
     free(v);
     free(scratch);
     return rc;
@@ -736,7 +733,7 @@ int kr_map_job_run(const kr_map_job *job, const kr_atomic *at, const kr_maps_opt
     double t3 = now_s();
     sum.write_s = (t1 - t0) + (t3 - t2);
     double px_um = isfinite(cnd.pixel_x_um) ? cnd.pixel_x_um : NAN;
-    if (out && (rc = images_and_regions(job, &setup, at, opts, png_dir, px_um, out, js, rows, nrows))) goto cleanup;
+    if (out && (rc = images_and_regions(job, opts, png_dir, px_um, out, js, rows, nrows))) goto cleanup;
     sum.stats_s = now_s() - t3;
     sum.nx = js->nx;
     sum.ny = js->ny;
