@@ -499,6 +499,49 @@ static void test_std_drift(void)
 }
 
 /* The sample run's standards are each measured once: no row is drift-interpolated, and the times are read. */
+/* A standard's intensity depends on the beam energy: each unknown takes the standard measured at its own kV
+ * (never a mean over energies); an unknown at a kV without a standard is an error naming it. */
+static void test_std_kv(void)
+{
+    kr_atomic *at = malloc(sizeof *at);
+    CU_ASSERT_EQUAL_FATAL(kr_atomic_load(at), KR_OK);
+    kr_epma_points unk = {0}, std = {0}, unk25 = {0};
+    drift_point(&std, at, 1, "std_15kv", NAN, 500.0);
+    drift_point(&std, at, 1, "std_20kv", NAN, 700.0);
+    std.items[1].kv = 20.0;
+    drift_point(&unk, at, 0, "u_15kv", NAN, 500.0);
+    drift_point(&unk, at, 0, "u_20kv", NAN, 350.0);
+    unk.items[1].kv = 20.0;
+    kr_epma_opts o;
+    kr_epma_opts_default(&o);
+    kr_epma_out out;
+    int rc = kr_epma_reduce(&o, at, &unk, &std, &out);
+    if (rc) kr_err_print(stdout);
+    CU_ASSERT_EQUAL_FATAL(rc, KR_OK);
+    const kr_epma_point_row *r15 = drift_row(&out, "u_15kv"), *r20 = drift_row(&out, "u_20kv");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(r15);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(r20);
+    KR_ASSERT_REL(r15->std_net_cps_na, 500.0, 1e-12);
+    KR_ASSERT_REL(r20->std_net_cps_na, 700.0, 1e-12);
+    KR_ASSERT_REL(r15->k, 1.0, 1e-12);
+    KR_ASSERT_REL(r20->k, 0.5, 1e-12);
+    CU_ASSERT_EQUAL(r15->flags & 128, 0); /* one measurement at each energy: nothing averaged */
+    kr_epma_out_free(&out);
+    drift_point(&unk25, at, 0, "u_25kv", NAN, 500.0);
+    unk25.items[0].kv = 25.0;
+    kr_err_clear();
+    CU_ASSERT_EQUAL(kr_epma_reduce(&o, at, &unk25, &std, &out), KR_EINPUT);
+    char msg[1024];
+    kr_err_format(msg, sizeof msg);
+    CU_ASSERT_PTR_NOT_NULL(strstr(msg, "no standard measured for Si Ka at 25 kV"));
+    kr_err_clear();
+    kr_epma_out_free(&out);
+    kr_epma_points_free(&unk);
+    kr_epma_points_free(&unk25);
+    kr_epma_points_free(&std);
+    free(at);
+}
+
 static void test_sample_run_times(void)
 {
     char q[1024], st[1024];
@@ -597,6 +640,7 @@ int main(void)
         {"sample-id rules", test_sample_id_rules},
         {"bad inputs name the place", test_bad_inputs},
         {"standard drift: linear in time, held flat outside, mean on request", test_std_drift},
+        {"standards matched by beam energy", test_std_kv},
         {"sample run: times read, nothing drift-interpolated", test_sample_run_times},
         {"generic CSV time column", test_csv_time},
         {"date parsing", test_parse_time},

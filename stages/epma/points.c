@@ -161,6 +161,7 @@ typedef struct {
 
 typedef struct {
     char el[4], line[4], name[64];
+    double kv;                /* beam energy of its measurements (a standard's intensity depends on it) */
     const kr_epma_point *pt;  /* first measurement (composition) */
     double sum_cps_na, sum_var, sum_bg_cps_na;
     int n;
@@ -246,6 +247,9 @@ static const char *override_for(const kr_epma_opts *o, const char *el)
     return NULL;
 }
 
+/* Beam energies equal to the precision exports give them (0.01 kV). */
+static int same_kv(double a, double b) { return fabs(a - b) < 0.005; }
+
 static int build_standards(const kr_epma_opts *o, const kr_atomic *at, const kr_epma_points *stds, std_set *out,
                            kr_epma_out *res)
 {
@@ -270,9 +274,10 @@ static int build_standards(const kr_epma_opts *o, const kr_atomic *at, const kr_
             if ((rc = vendor_check(o, ch, res, &flags))) goto fail;
             int k = 0;
             while (k < n && !(kr_streq_ci(e[k].el, ch->element) && kr_streq_ci(e[k].line, ch->line) &&
-                              !strcmp(e[k].name, p->std_name)))
+                              !strcmp(e[k].name, p->std_name) && same_kv(e[k].kv, p->kv)))
                 k++;
             if (k == n) {
+                e[k].kv = p->kv;
                 snprintf(e[k].el, sizeof e[k].el, "%s", ch->element);
                 snprintf(e[k].line, sizeof e[k].line, "%s", ch->line);
                 snprintf(e[k].name, sizeof e[k].name, "%s", p->std_name);
@@ -381,14 +386,21 @@ static void standard_at(const std_entry *se, double t_s, kr_wds_net *net, int *f
     net->sigma_cps_na = sqrt(wa * wa * a->var + wb * wb * b->var);
 }
 
-static int find_standard(const kr_epma_opts *o, const std_entry *e, int n, const kr_epma_channel *ch,
+/* The standard of a channel measured at beam energy kv: same element, line and kV (and the name chosen in
+ * epma.standards when several were measured). */
+static int find_standard(const kr_epma_opts *o, const std_entry *e, int n, const kr_epma_channel *ch, double kv,
                          const std_entry **out)
 {
     const char *want = override_for(o, ch->element);
+    const std_entry *other_kv = NULL;
     *out = NULL;
     for (int k = 0; k < n; k++) {
         if (!kr_streq_ci(e[k].el, ch->element) || !kr_streq_ci(e[k].line, ch->line)) continue;
         if (want && !kr_streq_ci(want, e[k].name)) continue;
+        if (!same_kv(e[k].kv, kv)) {
+            other_kv = &e[k];
+            continue;
+        }
         if (*out)
             return kr_err(KR_EINPUT,
                           "%s: several standards measured for %s %s ('%s', '%s'): choose one with "
@@ -397,6 +409,9 @@ static int find_standard(const kr_epma_opts *o, const std_entry *e, int n, const
         *out = &e[k];
     }
     if (!*out) {
+        if (other_kv)
+            return kr_err(KR_EINPUT, "%s: no standard measured for %s %s at %g kV (standard '%s' was measured at %g kV)",
+                          ch->where, ch->element, ch->line, kv, other_kv->name, other_kv->kv);
         if (want)
             return kr_err(KR_EINPUT, "%s: standard '%s' (epma.standards) has no measurement of %s %s", ch->where, want,
                           ch->element, ch->line);
@@ -556,7 +571,7 @@ static int reduce_point(const kr_epma_opts *o, const kr_atomic *at, const kr_epm
         r->sigma_net_cps = net.sigma_cps;
         r->net_cps_na = net.net_cps_na;
         const std_entry *se;
-        if ((rc = find_standard(o, stds, nstd, ch, &se))) return rc;
+        if ((rc = find_standard(o, stds, nstd, ch, p->kv, &se))) return rc;
         snprintf(r->standard, sizeof r->standard, "%s", se->name);
         kr_wds_net snet;
         standard_at(se, p->acq_time_s, &snet, &r->flags);
