@@ -499,8 +499,8 @@ static void test_std_drift(void)
 }
 
 /* The sample run's standards are each measured once: no row is drift-interpolated, and the times are read. */
-/* A standard's intensity depends on the beam energy: each unknown takes the standard measured at its own kV
- * (never a mean over energies); an unknown at a kV without a standard is an error naming it. */
+/* A standard's intensity depends on the beam energy and the crystal: each unknown takes the standard measured
+ * at its own kV on its crystal (never a mean over them); otherwise an error names both. */
 static void test_std_kv(void)
 {
     kr_atomic *at = malloc(sizeof *at);
@@ -534,6 +534,14 @@ static void test_std_kv(void)
     char msg[1024];
     kr_err_format(msg, sizeof msg);
     CU_ASSERT_PTR_NOT_NULL(strstr(msg, "no standard measured for Si Ka at 25 kV"));
+    kr_err_clear();
+    kr_epma_out_free(&out);
+    /* the same energy on another crystal is another intensity: no standard either */
+    unk25.items[0].kv = 15.0;
+    snprintf(unk25.items[0].ch[0].crystal, sizeof unk25.items[0].ch[0].crystal, "PETJ");
+    CU_ASSERT_EQUAL(kr_epma_reduce(&o, at, &unk25, &std, &out), KR_EINPUT);
+    kr_err_format(msg, sizeof msg);
+    CU_ASSERT_PTR_NOT_NULL(strstr(msg, "no standard measured for Si Ka at 15 kV on PETJ"));
     kr_err_clear();
     kr_epma_out_free(&out);
     kr_epma_points_free(&unk);

@@ -161,6 +161,7 @@ typedef struct {
 
 typedef struct {
     char el[4], line[4], name[64];
+    char crystal[12];         /* analysing crystal ("" unknown): intensities on different crystals differ */
     double kv;                /* beam energy of its measurements (a standard's intensity depends on it) */
     const kr_epma_point *pt;  /* first measurement (composition) */
     double sum_cps_na, sum_var, sum_bg_cps_na;
@@ -250,6 +251,9 @@ static const char *override_for(const kr_epma_opts *o, const char *el)
 /* Beam energies equal to the precision exports give them (0.01 kV). */
 static int same_kv(double a, double b) { return fabs(a - b) < 0.005; }
 
+/* Crystals compatible: the same, or one of them not recorded. */
+static int same_crystal(const char *a, const char *b) { return !*a || !*b || kr_streq_ci(a, b); }
+
 static int build_standards(const kr_epma_opts *o, const kr_atomic *at, const kr_epma_points *stds, std_set *out,
                            kr_epma_out *res)
 {
@@ -274,10 +278,12 @@ static int build_standards(const kr_epma_opts *o, const kr_atomic *at, const kr_
             if ((rc = vendor_check(o, ch, res, &flags))) goto fail;
             int k = 0;
             while (k < n && !(kr_streq_ci(e[k].el, ch->element) && kr_streq_ci(e[k].line, ch->line) &&
-                              !strcmp(e[k].name, p->std_name) && same_kv(e[k].kv, p->kv)))
+                              !strcmp(e[k].name, p->std_name) && same_kv(e[k].kv, p->kv) &&
+                              kr_streq_ci(e[k].crystal, ch->crystal)))
                 k++;
             if (k == n) {
                 e[k].kv = p->kv;
+                snprintf(e[k].crystal, sizeof e[k].crystal, "%s", ch->crystal);
                 snprintf(e[k].el, sizeof e[k].el, "%s", ch->element);
                 snprintf(e[k].line, sizeof e[k].line, "%s", ch->line);
                 snprintf(e[k].name, sizeof e[k].name, "%s", p->std_name);
@@ -386,8 +392,8 @@ static void standard_at(const std_entry *se, double t_s, kr_wds_net *net, int *f
     net->sigma_cps_na = sqrt(wa * wa * a->var + wb * wb * b->var);
 }
 
-/* The standard of a channel measured at beam energy kv: same element, line and kV (and the name chosen in
- * epma.standards when several were measured). */
+/* The standard of a channel measured at beam energy kv: same element, line, kV and crystal (and the name
+ * chosen in epma.standards when several were measured). */
 static int find_standard(const kr_epma_opts *o, const std_entry *e, int n, const kr_epma_channel *ch, double kv,
                          const std_entry **out)
 {
@@ -397,7 +403,7 @@ static int find_standard(const kr_epma_opts *o, const std_entry *e, int n, const
     for (int k = 0; k < n; k++) {
         if (!kr_streq_ci(e[k].el, ch->element) || !kr_streq_ci(e[k].line, ch->line)) continue;
         if (want && !kr_streq_ci(want, e[k].name)) continue;
-        if (!same_kv(e[k].kv, kv)) {
+        if (!same_kv(e[k].kv, kv) || !same_crystal(e[k].crystal, ch->crystal)) {
             other_kv = &e[k];
             continue;
         }
@@ -410,8 +416,10 @@ static int find_standard(const kr_epma_opts *o, const std_entry *e, int n, const
     }
     if (!*out) {
         if (other_kv)
-            return kr_err(KR_EINPUT, "%s: no standard measured for %s %s at %g kV (standard '%s' was measured at %g kV)",
-                          ch->where, ch->element, ch->line, kv, other_kv->name, other_kv->kv);
+            return kr_err(KR_EINPUT,
+                          "%s: no standard measured for %s %s at %g kV on %s (standard '%s' was measured at %g kV on %s)",
+                          ch->where, ch->element, ch->line, kv, *ch->crystal ? ch->crystal : "any crystal",
+                          other_kv->name, other_kv->kv, *other_kv->crystal ? other_kv->crystal : "an unrecorded crystal");
         if (want)
             return kr_err(KR_EINPUT, "%s: standard '%s' (epma.standards) has no measurement of %s %s", ch->where, want,
                           ch->element, ch->line);
