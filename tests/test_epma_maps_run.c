@@ -92,7 +92,8 @@ static const char *YAML_FMT =
     "          - {name: glass, where: [\"total > 90\"]}\n"
     "          - {name: none, where: [\"TiO2 > 50\"]}\n";
 
-static int run_yaml(const char *dir, const char *yaml, const char *h5)
+/* run_yaml with this run's standards (as the EPMA stage passes its /epma/standards rows) */
+static int run_yaml_stds(const char *dir, const char *yaml, const char *h5, const kr_epma_std_row *stds, size_t nstds)
 {
     size_t np;
     const kr_param *params = kr_epma_maps_params(&np);
@@ -105,13 +106,15 @@ static int run_yaml(const char *dir, const char *yaml, const char *h5)
     if (rc) return rc;
     kr_product *prod = NULL;
     if ((rc = kr_product_open(h5, &prod))) goto cleanup;
-    rc = kr_epma_maps_run(cfg, kr_config_node(cfg, "epma.maps.inputs"), png, NULL, 0, prod);
+    rc = kr_epma_maps_run(cfg, kr_config_node(cfg, "epma.maps.inputs"), png, NULL, 0, stds, nstds, prod);
     if (rc) kr_product_abort(prod);
     else rc = kr_product_commit(prod);
 cleanup:
     kr_config_free(cfg);
     return rc;
 }
+
+static int run_yaml(const char *dir, const char *yaml, const char *h5) { return run_yaml_stds(dir, yaml, h5, NULL, 0); }
 
 static void test_run_product(void)
 {
@@ -174,6 +177,71 @@ static void test_run_product(void)
              "echo '    xarray: not installed, skipped'",
              h5);
     CU_ASSERT_EQUAL(system(cmd), 0);
+}
+
+/* std_cps_na: session - the map takes the run's standard measured at its kV (Rutile at 15 kV, not the 25 kV
+ * one) and gives what the same intensity and standard written in the config give. */
+static void test_session_standard(void)
+{
+    const char *dir = kr_test_tmpdir();
+    double tio2;
+    make_export(dir, &tio2);
+    kr_epma_std_row stds[2];
+    memset(stds, 0, sizeof stds);
+    for (int k = 0; k < 2; k++) {
+        snprintf(stds[k].standard, sizeof stds[k].standard, "Rutile");
+        snprintf(stds[k].element, sizeof stds[k].element, "Ti");
+        snprintf(stds[k].xray_line, sizeof stds[k].xray_line, "Ka");
+        snprintf(stds[k].formula, sizeof stds[k].formula, "TiO2");
+        stds[k].n_measurements = 1;
+    }
+    stds[0].kv = 25.0;
+    stds[0].net_cps_na = 610.0;
+    stds[1].kv = 15.0;
+    stds[1].net_cps_na = 420.0; /* the intensity make_export's forward model used */
+    char cfg_yaml[2048], sess_yaml[2048], h5a[512], h5b[512];
+    snprintf(cfg_yaml, sizeof cfg_yaml, YAML_FMT, "maps/t_Ti.csv");
+    snprintf(sess_yaml, sizeof sess_yaml, "%s", cfg_yaml);
+    char *at = strstr(sess_yaml, "standard: TiO2, std_cps_na: 420");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(at);
+    const char *repl = "standard: Rutile, std_cps_na: session";
+    char tail[1024];
+    snprintf(tail, sizeof tail, "%s", at + strlen("standard: TiO2, std_cps_na: 420"));
+    snprintf(at, sizeof sess_yaml - (size_t)(at - sess_yaml), "%s%s", repl, tail);
+    snprintf(h5a, sizeof h5a, "%s/cfg.h5", dir);
+    snprintf(h5b, sizeof h5b, "%s/sess.h5", dir);
+    int rc = run_yaml(dir, cfg_yaml, h5a);
+    if (!rc) rc = run_yaml_stds(dir, sess_yaml, h5b, stds, 2);
+    if (rc) kr_err_print(stdout);
+    CU_ASSERT_EQUAL_FATAL(rc, KR_OK);
+    double *a = malloc(sizeof(double) * NX * NY), *b = malloc(sizeof(double) * NX * NY), std_b = NAN;
+    hid_t fa = H5Fopen(h5a, H5F_ACC_RDONLY, H5P_DEFAULT), fb = H5Fopen(h5b, H5F_ACC_RDONLY, H5P_DEFAULT);
+    CU_ASSERT(H5LTread_dataset_double(fa, "/epma/maps/t1/TiO2_wt", a) >= 0);
+    CU_ASSERT(H5LTread_dataset_double(fb, "/epma/maps/t1/TiO2_wt", b) >= 0);
+    CU_ASSERT(H5LTget_attribute_double(fb, "/epma/maps/t1/Ti_counts", "std_cps_na", &std_b) >= 0);
+    char *what = NULL; /* a variable-length UTF-8 string attribute */
+    hid_t an = H5Aopen_by_name(fb, "/epma/maps/t1/Ti_counts", "standard", H5P_DEFAULT, H5P_DEFAULT);
+    hid_t vt = H5Tcopy(H5T_C_S1);
+    H5Tset_size(vt, H5T_VARIABLE);
+    H5Tset_cset(vt, H5T_CSET_UTF8);
+    CU_ASSERT(an >= 0 && H5Aread(an, vt, &what) >= 0);
+    CU_ASSERT_PTR_NOT_NULL(what && strstr(what, "Rutile") ? what : NULL);
+    if (what) H5free_memory(what);
+    H5Tclose(vt);
+    if (an >= 0) H5Aclose(an);
+    H5Fclose(fa);
+    H5Fclose(fb);
+    CU_ASSERT_EQUAL(std_b, 420.0);
+    for (int q = 0; q < NX * NY; q++) CU_ASSERT_EQUAL(a[q], b[q]);
+    free(a);
+    free(b);
+    /* only the 25 kV standard in this run: an error naming the map, element and energy; no product */
+    kr_err_clear();
+    CU_ASSERT_NOT_EQUAL(run_yaml_stds(dir, sess_yaml, h5b, stds, 1), KR_OK);
+    char msg[2048];
+    kr_err_format(msg, sizeof msg);
+    CU_ASSERT_PTR_NOT_NULL(strstr(msg, "element Ti: std_cps_na: session, but this run measured no standard Rutile of Ti Ka at 15 kV"));
+    kr_err_clear();
 }
 
 static void expect_fail(const char *dir, const char *file, const char *needle)
@@ -351,7 +419,7 @@ static void test_sample_run_map(void)
     int rc = kr_config_load_string(cfgname, yaml, n, &table, 1, NULL, 0, &cfg);
     if (!rc) rc = kr_product_open(h5, &prod);
     if (!rc) {
-        rc = kr_epma_maps_run(cfg, kr_config_node(cfg, "epma.maps.inputs"), NULL, NULL, 0, prod);
+        rc = kr_epma_maps_run(cfg, kr_config_node(cfg, "epma.maps.inputs"), NULL, NULL, 0, NULL, 0, prod);
         rc = rc ? (kr_product_abort(prod), rc) : kr_product_commit(prod);
     }
     if (rc) kr_err_print(stdout);
@@ -404,6 +472,7 @@ int main(void)
         {"run.yaml -> product and PNGs", test_run_product},
         {"bad map inputs: clear errors, no product", test_bad_inputs},
         {"a map of fewer rows than a band", test_tiny_map},
+        {"std_cps_na: session takes the run's standard at the map's kV", test_session_standard},
         {"real JEOL 0.cnd + 7.map end to end", test_real_jeol},
         {"sample run G107 map vs truth", test_sample_run_map},
         {NULL, NULL},

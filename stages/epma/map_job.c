@@ -321,10 +321,46 @@ static int add_fixed_from(const kr_map_job *job, const kr_atomic *at, const kr_m
     return KR_OK;
 }
 
+/* std_cps_na: session - for each such element the run's standard measured at the map's kV (and crystal, when
+ * both are recorded), named by `standard` when several qualify; sess[j] for job element j (NULL: the config's
+ * std_cps_na and standard formula). */
+static int session_standards(const kr_map_job *job, const kr_maps_opts *opts, const kr_map_cnd *cnd, double kv,
+                             const kr_epma_std_row **sess)
+{
+    for (int j = 0; j < job->nel; j++) {
+        const kr_map_job_elem *e = &job->el[j];
+        sess[j] = NULL;
+        if (!e->std_from_session) continue;
+        int ch = kr_map_cnd_find(cnd, e->element);
+        const char *crystal = ch >= 0 ? cnd->chan[ch].crystal : "";
+        int elsewhere = 0;
+        for (size_t r = 0; r < opts->nsession_stds; r++) {
+            const kr_epma_std_row *sr = &opts->session_stds[r];
+            if (!kr_streq_ci(sr->element, e->element) || !kr_streq_ci(sr->xray_line, e->line)) continue;
+            if (e->standard[0] && !kr_streq_ci(sr->standard, e->standard)) continue;
+            if (fabs(sr->kv - kv) >= 0.005 || (crystal[0] && sr->crystal[0] && !kr_streq_ci(crystal, sr->crystal))) {
+                elsewhere++;
+                continue;
+            }
+            if (sess[j])
+                return kr_err(KR_EINPUT, "map %s: element %s: several standards of this run qualify ('%s', '%s'): name one "
+                                         "with standard:", job->name, e->element, sess[j]->standard, sr->standard);
+            sess[j] = sr;
+        }
+        if (!sess[j])
+            return kr_err(KR_EINPUT,
+                          "map %s (%s): element %s: std_cps_na: session, but this run measured no standard%s%s of %s %s "
+                          "at %g kV%s%s (%d at other conditions)",
+                          job->name, job->where, e->element, e->standard[0] ? " " : "", e->standard, e->element, e->line,
+                          kv, crystal[0] ? " on " : "", crystal, elsewhere);
+    }
+    return KR_OK;
+}
+
 /* The matrix-correction setup of a job: mapped elements (jel: setup index -> job element, -1), fixed
  * ones, stoichiometric O. */
 static int build_setup(const kr_map_job *job, const kr_atomic *at, const kr_maps_opts *opts, double kv,
-                       kr_epma_setup *setup, int *jel)
+                       const kr_epma_std_row *const *sess, kr_epma_setup *setup, int *jel)
 {
     int rc;
     kr_epma_setup_init(setup);
@@ -339,7 +375,8 @@ static int build_setup(const kr_map_job *job, const kr_atomic *at, const kr_maps
         kr_xray_line line;
         if (kr_xray_line_parse(e->line, &line))
             return kr_err(KR_EINPUT, "map %s: element %s: unknown line \"%s\"", job->name, e->element, e->line);
-        int idx = kr_epma_setup_add(setup, at, e->element, KR_EPMA_MEASURED, line, kv, opts->takeoff_deg, e->standard);
+        int idx = kr_epma_setup_add(setup, at, e->element, KR_EPMA_MEASURED, line, kv, opts->takeoff_deg,
+                                    sess[j] ? sess[j]->formula : e->standard);
         if (idx < 0) return kr_err(KR_EINPUT, "map %s: element %s", job->name, e->element);
         jel[idx] = j;
         if (e->oxide[0] && (rc = kr_epma_setup_set_oxide(setup, at, idx, e->oxide)))
@@ -365,7 +402,8 @@ static int build_setup(const kr_map_job *job, const kr_atomic *at, const kr_maps
 }
 
 /* Read every count map (peak and off-peak) and wire it into `in`. */
-static int read_counts(const kr_map_job *job, const kr_map_cnd *cnd, const int *jel, int nsetup, kr_product *out,
+static int read_counts(const kr_map_job *job, const kr_map_cnd *cnd, const int *jel, int nsetup,
+                       const kr_epma_std_row *const *sess, kr_product *out,
                        job_state *js, plane *bgm, plane *bgp, kr_mapq_in *in, size_t *raw_bytes)
 {
     size_t npx = (size_t)cnd->nx * (size_t)cnd->ny;
@@ -399,7 +437,7 @@ static int read_counts(const kr_map_job *job, const kr_map_cnd *cnd, const int *
         m->dead_time_us = e->dead_time_us;
         m->bg = e->bg;
         m->bg_cps_na = e->bg_cps_na;
-        m->std_cps_na = e->std_cps_na;
+        m->std_cps_na = sess[jel[i]] ? sess[jel[i]]->net_cps_na : e->std_cps_na;
         if (e->bg != KR_MAPBG_MAPS) continue;
         if ((rc = read_plane(e->bg_minus_file, cnd->nx, cnd->ny, NAN, tmp, &bgm[i])) ||
             (rc = read_plane(e->bg_plus_file, cnd->nx, cnd->ny, NAN, tmp, &bgp[i]))) {
@@ -560,6 +598,26 @@ static int write_group_attrs(const kr_map_job *job, const kr_maps_opts *opts, co
     return rc;
 }
 
+/* The standard each mapped element was quantified against, as attributes of its counts: its name (a
+ * standard of this run) or formula (config), and its net intensity. */
+static int write_standard_attrs(const kr_map_job *job, const int *jel, const kr_epma_std_row *const *sess,
+                                const kr_mapq_in *in, const kr_atomic *at, kr_product *out)
+{
+    const kr_epma_setup *setup = kr_epma_ctx_setup(in->ctx);
+    int rc = KR_OK;
+    for (int i = 0; i < setup->n && !rc; i++) {
+        if (jel[i] < 0) continue;
+        const kr_epma_std_row *sr = sess[jel[i]];
+        char path[200], what[160];
+        snprintf(path, sizeof path, "/epma/maps/%s/%s_counts", job->name, at->symbol[setup->el[i].z]);
+        if (sr) snprintf(what, sizeof what, "%s (%s), measured in this run at %g kV", sr->standard, sr->formula, sr->kv);
+        else snprintf(what, sizeof what, "%s (from the config)", setup->el[i].standard[0] ? setup->el[i].standard : "pure element");
+        if (!(rc = kr_product_attr_string(out, path, "standard", what)))
+            rc = kr_product_attr_double(out, path, "std_cps_na", in->el[i].std_cps_na);
+    }
+    return rc;
+}
+
 /* PNGs and region statistics, from each written map read back in turn (one map in memory at a time). */
 static int images_and_regions(const kr_map_job *job, const kr_maps_opts *opts, const char *png_dir, double px_um,
                               kr_product *out, job_state *js, kr_map_region_row **rows, size_t *nrows)
@@ -657,6 +715,7 @@ int kr_map_job_run(const kr_map_job *job, const kr_atomic *at, const kr_maps_opt
                    kr_product *out, kr_map_region_row **rows, size_t *nrows, kr_map_summary *summary)
 {
     int rc = KR_OK, jel[KR_EPMA_MAX_EL];
+    const kr_epma_std_row *sess[KR_EPMA_MAX_EL] = {0}; /* per job element: the run's standard, or NULL */
     kr_map_cnd cnd;
     kr_epma_setup setup;
     kr_epma_ctx *ctx = NULL;
@@ -692,7 +751,8 @@ int kr_map_job_run(const kr_map_job *job, const kr_atomic *at, const kr_maps_opt
         rc = kr_err(KR_EINPUT, "map %s: no accelerating voltage in %s and no kv in the config", job->name, job->cnd);
         goto cleanup;
     }
-    if ((rc = build_setup(job, at, opts, kv, &setup, jel))) goto cleanup;
+    if ((rc = session_standards(job, opts, &cnd, kv, sess)) || (rc = build_setup(job, at, opts, kv, sess, &setup, jel)))
+        goto cleanup;
     if ((rc = kr_epma_ctx_new(&setup, at, &ctx))) {
         kr_err(rc, "map %s: matrix-correction setup", job->name);
         goto cleanup;
@@ -705,7 +765,7 @@ int kr_map_job_run(const kr_map_job *job, const kr_atomic *at, const kr_maps_opt
     in.nthreads = opts->threads < 1 ? 1 : opts->threads > MAX_THREADS ? MAX_THREADS : opts->threads;
     in.min_total_frac = opts->min_total_wt / 100.0;
     for (int i = 0; i < KR_EPMA_MAX_EL; i++) in.el[i].dt_form = opts->dt_form;
-    if ((rc = read_counts(job, &cnd, jel, setup.n, out, js, bgm, bgp, &in, &sum.raw_bytes))) goto cleanup;
+    if ((rc = read_counts(job, &cnd, jel, setup.n, sess, out, js, bgm, bgp, &in, &sum.raw_bytes))) goto cleanup;
     if ((rc = calibrate_lines(job, at, &setup, jel, &in))) goto cleanup;
     for (int i = 0; i < setup.n; i++)
         if (setup.el[i].role == KR_EPMA_FIXED) js->fixed_pct += 100.0 * setup.el[i].fixed_mass_frac;
@@ -728,7 +788,8 @@ int kr_map_job_run(const kr_map_job *job, const kr_atomic *at, const kr_maps_opt
         plane_free(&bgm[i]);
         plane_free(&bgp[i]);
     }
-    if (out && ((rc = close_outputs(js)) || (rc = write_group_attrs(job, opts, &cnd, current_na, kv, &st, out))))
+    if (out && ((rc = close_outputs(js)) || (rc = write_group_attrs(job, opts, &cnd, current_na, kv, &st, out)) ||
+                (rc = write_standard_attrs(job, jel, sess, &in, at, out))))
         goto cleanup;
     double t3 = now_s();
     sum.write_s = (t1 - t0) + (t3 - t2);

@@ -142,7 +142,11 @@ static int job_elem_from_node(const kr_node *n, const char *base, kr_map_job_ele
         return node_err(n, "map element %s: \"dead_time_us\" is required (0 if already corrected)%s", e->element, "");
     if ((rc = kr_node_double(v, &e->dead_time_us))) return rc;
     if ((v = kr_node_get(n, "standard")) && (rc = get_str(v, "standard", e->standard, sizeof e->standard))) return rc;
-    if ((v = kr_node_get(n, "std_cps_na")) && (rc = kr_node_double(v, &e->std_cps_na))) return rc;
+    if ((v = kr_node_get(n, "std_cps_na"))) {
+        const char *sv = kr_node_scalar(v);
+        if (sv && !strcmp(sv, "session")) e->std_from_session = 1; /* this run's standards at the map's kV */
+        else if ((rc = kr_node_double(v, &e->std_cps_na))) return rc;
+    }
     if ((v = kr_node_get(n, "oxide")) && (rc = get_str(v, "oxide", e->oxide, sizeof e->oxide))) return rc;
     const kr_node *bg = kr_node_get(n, "background");
     if (!bg) return node_err(n, "map element %s: \"background\" is required%s", e->element, "");
@@ -260,7 +264,8 @@ int kr_map_job_from_node(const kr_node *n, const char *base, kr_map_job *job)
 }
 
 int kr_epma_maps_run(const kr_config *cfg, const kr_node *inputs, const char *png_dir,
-                     const kr_epma_sample_row *point_means, size_t nmeans, kr_product *out)
+                     const kr_epma_sample_row *point_means, size_t nmeans, const kr_epma_std_row *session_stds,
+                     size_t nstds, kr_product *out)
 {
     if (!inputs || kr_node_len(inputs) == 0) return KR_OK;
     if (kr_node_kind_of(inputs) != KR_NODE_SEQ)
@@ -270,6 +275,8 @@ int kr_epma_maps_run(const kr_config *cfg, const kr_node *inputs, const char *pn
     if (rc) return rc;
     opts.point_means = point_means;
     opts.npoint_means = nmeans;
+    opts.session_stds = session_stds;
+    opts.nsession_stds = nstds;
     kr_atomic *at = malloc(sizeof *at);
     kr_map_job *job = malloc(sizeof *job);
     kr_map_region_row *rows = NULL;

@@ -21,7 +21,9 @@
  *               file: maps/bead07/Ti.csv       # CSV matrix (rows = y) or raw binary .map
  *               dead_time_us: 1.1
  *               standard: TiO2                 # formula of the standard ("" or absent: pure element)
- *               std_cps_na: 250.0              # net intensity of the standard, cps/nA
+ *               std_cps_na: 250.0              # net intensity of the standard, cps/nA; or "session": the
+ *                                              # standard measured as points in this run at the map's kV
+ *                                              # (and crystal), `standard` then naming it (e.g. Rutile)
  *               oxide: TiO2                    # optional, default from calib/epma_oxides.csv
  *               background: {cps_na: 0.30}     # constant under the peak, cps/nA; or
  *               # background: {minus: Ti_bgm.csv, plus: Ti_bgp.csv, off_minus_mm: 5, off_plus_mm: 5, dwell_ms: 60}
@@ -86,6 +88,9 @@ typedef struct {
     /* this run's /epma/samples rows (the EPMA point means), for a map's fixed_from; borrowed, may be NULL */
     const kr_epma_sample_row *point_means;
     size_t npoint_means;
+    /* this run's /epma/standards rows, for std_cps_na: session; borrowed, may be NULL */
+    const kr_epma_std_row *session_stds;
+    size_t nsession_stds;
 } kr_maps_opts;
 
 /* Defaults of the table above. */
@@ -105,6 +110,7 @@ typedef struct {
     double dead_time_us;
     char standard[48];
     double std_cps_na;
+    int std_from_session; /* std_cps_na: session - the run's standard of this element at the map's kV */
     char oxide[16];
     kr_mapbg_kind bg;
     double bg_cps_na;
@@ -171,6 +177,7 @@ int kr_map_job_run(const kr_map_job *job, const kr_atomic *at, const kr_maps_opt
  * to do), then the /epma/map_regions table. png_dir: folder for the PNGs; NULL: epma.maps.png_dir when
  * set (relative to run.yaml), else <product stem>_png/ beside the product. */
 int kr_epma_maps_run(const kr_config *cfg, const kr_node *inputs, const char *png_dir,
-                     const kr_epma_sample_row *point_means, size_t nmeans, kr_product *out);
+                     const kr_epma_sample_row *point_means, size_t nmeans, const kr_epma_std_row *session_stds,
+                     size_t nstds, kr_product *out);
 
 #endif

@@ -79,6 +79,26 @@ static const kr_column SAMPLE_COLS[] = {
 const kr_table_desc kr_epma_samples_desc = {SAMPLE_COLS, (int)(sizeof SAMPLE_COLS / sizeof SAMPLE_COLS[0]),
                                             sizeof(kr_epma_sample_row)};
 
+#define SD kr_epma_std_row
+static const kr_column STD_COLS[] = {
+    KR_COL_S(SD, standard, "standard's name"),
+    KR_COL_S(SD, element, "element"),
+    KR_COL_S(SD, xray_line, "X-ray line"),
+    KR_COL_S(SD, crystal, "analysing crystal (empty: not recorded)"),
+    KR_COL_S(SD, formula, "composition as atom proportions, used by the matrix correction"),
+    KR_COL_INT(SD, n_measurements, "", "measurements of this standard channel"),
+    KR_COL_D(SD, kv, "kV", "accelerating voltage"),
+    KR_COL_D(SD, net_cps_na, "cps/nA", "mean net intensity per nA"),
+    KR_COL_D(SD, sigma_cps_na, "cps/nA", "counting sigma of that mean"),
+    KR_COL_D(SD, bg_cps_na, "cps/nA", "mean background under the peak per nA"),
+    KR_COL_D(SD, first_time_s, "s", "first acquisition, seconds since 1970 (NaN: not recorded)"),
+    KR_COL_D(SD, last_time_s, "s", "last acquisition"),
+    KR_COL_D(SD, c_std_pct, "wt%", "mass % of the element in the standard"),
+};
+#undef SD
+const kr_table_desc kr_epma_standards_desc = {STD_COLS, (int)(sizeof STD_COLS / sizeof STD_COLS[0]),
+                                              sizeof(kr_epma_std_row)};
+
 void kr_epma_opts_default(kr_epma_opts *o)
 {
     memset(o, 0, sizeof *o);
@@ -107,6 +127,7 @@ void kr_epma_out_free(kr_epma_out *o)
     if (!o) return;
     free(o->points);
     free(o->samples);
+    free(o->standards);
     memset(o, 0, sizeof *o);
 }
 
@@ -792,6 +813,43 @@ cleanup:
     return rc;
 }
 
+/* /epma/standards from the session's standard entries (mean intensities; first and last times). */
+static int standards_table(const std_set *stds, const kr_epma_points *standards, kr_epma_out *out)
+{
+    if (stds->n == 0) return KR_OK;
+    if (!(out->standards = calloc((size_t)stds->n, sizeof *out->standards))) return kr_err(KR_ENOMEM, "out of memory");
+    for (int k = 0; k < stds->n; k++) {
+        const std_entry *e = &stds->e[k];
+        kr_epma_std_row *r = &out->standards[k];
+        snprintf(r->standard, sizeof r->standard, "%s", e->name);
+        snprintf(r->element, sizeof r->element, "%s", e->el);
+        snprintf(r->xray_line, sizeof r->xray_line, "%s", e->line);
+        snprintf(r->crystal, sizeof r->crystal, "%s", e->crystal);
+        snprintf(r->formula, sizeof r->formula, "%s", e->formula);
+        r->n_measurements = e->n;
+        r->kv = e->kv;
+        r->net_cps_na = e->net.net_cps_na;
+        r->sigma_cps_na = e->net.sigma_cps_na;
+        r->bg_cps_na = e->net.bg_cps_na;
+        r->c_std_pct = e->c_std_pct;
+        r->first_time_s = r->last_time_s = NAN;
+        for (size_t s = 0; s < standards->n; s++) { /* the times of this entry's measurements */
+            const kr_epma_point *p = &standards->items[s];
+            if (strcmp(p->std_name, e->name) || !same_kv(p->kv, e->kv) || !isfinite(p->acq_time_s)) continue;
+            for (int c = 0; c < p->nch; c++) {
+                const kr_epma_channel *ch = &p->ch[c];
+                if (!kr_streq_ci(ch->element, e->el) || !kr_streq_ci(ch->line, e->line) ||
+                    !kr_streq_ci(ch->crystal, e->crystal))
+                    continue;
+                r->first_time_s = isnan(r->first_time_s) ? p->acq_time_s : fmin(r->first_time_s, p->acq_time_s);
+                r->last_time_s = isnan(r->last_time_s) ? p->acq_time_s : fmax(r->last_time_s, p->acq_time_s);
+            }
+        }
+    }
+    out->nstandards = (size_t)stds->n;
+    return KR_OK;
+}
+
 int kr_epma_reduce(const kr_epma_opts *o, const kr_atomic *at, const kr_epma_points *unknowns,
                    const kr_epma_points *standards, kr_epma_out *out)
 {
@@ -802,7 +860,8 @@ int kr_epma_reduce(const kr_epma_opts *o, const kr_atomic *at, const kr_epma_poi
     ctx_cache cache;
     memset(&cache, 0, sizeof cache);
     size_t cap = 0;
-    if ((rc = build_standards(o, at, standards, &stds, out))) goto cleanup;
+    if ((rc = build_standards(o, at, standards, &stds, out)) || (rc = standards_table(&stds, standards, out)))
+        goto cleanup;
     if (unknowns->n == 0) {
         rc = kr_err(KR_EINPUT, "no unknown points to reduce");
         goto cleanup;

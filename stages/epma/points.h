@@ -81,8 +81,25 @@ typedef struct {
     double mean_wt, sd_wt, sem_wt, min_wt, max_wt;
 } kr_epma_sample_row;
 
+/* /epma/standards: one row per standard, element, line, crystal and beam energy of the session. */
+typedef struct {
+    char standard[64];
+    char element[4];
+    char xray_line[4];
+    char crystal[12];
+    char formula[48];    /* atom proportions, for the matrix correction ("Ca0.2Si0.2O0.6") */
+    int32_t n_measurements;
+    double kv;
+    double net_cps_na;   /* mean of its measurements */
+    double sigma_cps_na; /* of that mean, counting statistics */
+    double bg_cps_na;
+    double first_time_s, last_time_s; /* acquisition times, s since 1970 (NaN: not recorded) */
+    double c_std_pct;    /* the element's mass % in the standard */
+} kr_epma_std_row;
+
 extern const kr_table_desc kr_epma_points_desc;
 extern const kr_table_desc kr_epma_samples_desc;
+extern const kr_table_desc kr_epma_standards_desc;
 
 /* Result of a reduction. Owner: caller (kr_epma_out_free). */
 typedef struct {
@@ -90,6 +107,8 @@ typedef struct {
     size_t npoints;
     kr_epma_sample_row *samples;
     size_t nsamples;
+    kr_epma_std_row *standards;
+    size_t nstandards;
     int failed_points;     /* points whose matrix correction failed (rows flagged, excluded from means) */
     int vendor_checked;    /* channels compared with JEOL's own net/bg/sigma */
     int vendor_mismatches; /* of which disagreed */

@@ -219,7 +219,9 @@ int kr_epma_run(const kr_config *cfg, kr_run_ctx *ctx, kr_product *out)
         if ((rc = add_provenance(out, &unk, "epma/points")) || (rc = add_provenance(out, &std, "epma/standards")))
             goto cleanup;
         if ((rc = kr_product_write_table(out, "epma/points", &kr_epma_points_desc, res.points, res.npoints)) ||
-            (rc = kr_product_write_table(out, "epma/samples", &kr_epma_samples_desc, res.samples, res.nsamples)))
+            (rc = kr_product_write_table(out, "epma/samples", &kr_epma_samples_desc, res.samples, res.nsamples)) ||
+            (res.nstandards &&
+             (rc = kr_product_write_table(out, "epma/standards", &kr_epma_standards_desc, res.standards, res.nstandards))))
             goto cleanup;
         if (lg && res.vendor_mismatches)
             kr_log_warn(lg, "epma", "%d of %d channels disagree with JEOL's own net/bg/sigma (flag 4 in /epma/points)",
@@ -241,7 +243,7 @@ int kr_epma_run(const kr_config *cfg, kr_run_ctx *ctx, kr_product *out)
             }
         }
     }
-    if (maps && (rc = kr_epma_maps_run(cfg, maps, NULL, res.samples, res.nsamples, out))) goto cleanup;
+    if (maps && (rc = kr_epma_maps_run(cfg, maps, NULL, res.samples, res.nsamples, res.standards, res.nstandards, out))) goto cleanup;
 cleanup:
     for (size_t i = 0; paths && i < npaths; i++) free(paths[i]);
     free(paths);
