@@ -92,8 +92,9 @@ static const char *YAML_FMT =
     "          - {name: glass, where: [\"total > 90\"]}\n"
     "          - {name: none, where: [\"TiO2 > 50\"]}\n";
 
-/* run_yaml with this run's standards (as the EPMA stage passes its /epma/standards rows) */
-static int run_yaml_stds(const char *dir, const char *yaml, const char *h5, const kr_epma_std_row *stds, size_t nstds)
+/* run_yaml with this run's standards and points (as the EPMA stage passes its /epma/standards and
+ * /epma/points rows) */
+static int run_yaml_pts(const char *dir, const char *yaml, const char *h5, const kr_maps_points *pts)
 {
     size_t np;
     const kr_param *params = kr_epma_maps_params(&np);
@@ -106,7 +107,7 @@ static int run_yaml_stds(const char *dir, const char *yaml, const char *h5, cons
     if (rc) return rc;
     kr_product *prod = NULL;
     if ((rc = kr_product_open(h5, &prod))) goto cleanup;
-    rc = kr_epma_maps_run(cfg, kr_config_node(cfg, "epma.maps.inputs"), png, NULL, 0, stds, nstds, prod);
+    rc = kr_epma_maps_run(cfg, kr_config_node(cfg, "epma.maps.inputs"), png, pts, prod);
     if (rc) kr_product_abort(prod);
     else rc = kr_product_commit(prod);
 cleanup:
@@ -114,7 +115,13 @@ cleanup:
     return rc;
 }
 
-static int run_yaml(const char *dir, const char *yaml, const char *h5) { return run_yaml_stds(dir, yaml, h5, NULL, 0); }
+static int run_yaml(const char *dir, const char *yaml, const char *h5) { return run_yaml_pts(dir, yaml, h5, NULL); }
+
+static int run_yaml_stds(const char *dir, const char *yaml, const char *h5, const kr_epma_std_row *stds, size_t nstds)
+{
+    kr_maps_points pts = {NULL, 0, stds, nstds, NULL, 0};
+    return run_yaml_pts(dir, yaml, h5, &pts);
+}
 
 static void test_run_product(void)
 {
@@ -241,6 +248,78 @@ static void test_session_standard(void)
     char msg[2048];
     kr_err_format(msg, sizeof msg);
     CU_ASSERT_PTR_NOT_NULL(strstr(msg, "element Ti: std_cps_na: session, but this run measured no standard Rutile of Ti Ka at 15 kV"));
+    kr_err_clear();
+}
+
+/* spots_from_points: the run's point analyses whose stage positions fall inside the map calibrate its
+ * background as the same spots written in the config do; points outside or failed are left out. */
+static void test_spots_from_points(void)
+{
+    const char *dir = kr_test_tmpdir();
+    double tio2;
+    make_export(dir, &tio2);
+    kr_atomic at;
+    CU_ASSERT_EQUAL_FATAL(kr_atomic_load(&at), KR_OK);
+    double wo = at.weight[8];
+    const double ti_pct = 5.0 * at.weight[22] / (at.weight[22] + 2 * wo), si_pct = 45.0 * at.weight[14] / (at.weight[14] + 2 * wo),
+                 fe_pct = 45.0 * at.weight[26] / (at.weight[26] + wo);
+    /* stage centre 20.000, 18.000 mm, 40 x 30 px of 0.2 um: pixel i at x = 19996.1 + 0.2 i um, y = 17997.1 + 0.2 j um */
+    static const char *const labels[4] = {"P1", "P2", "P_out", "P_failed"};
+    const double xmm[4] = {19.9981, 20.0021, 20.0300, 20.0001}, ymm[4] = {17.9995, 18.0011, 18.0000, 18.0001};
+    const char *els[3] = {"Ti", "Si", "Fe"};
+    const double pct[3] = {ti_pct, si_pct, fe_pct};
+    kr_epma_point_row rows[12];
+    memset(rows, 0, sizeof rows);
+    for (int q = 0; q < 4; q++)
+        for (int e = 0; e < 3; e++) {
+            kr_epma_point_row *r = &rows[3 * q + e];
+            snprintf(r->point, sizeof r->point, "%s", labels[q]);
+            snprintf(r->element, sizeof r->element, "%s", els[e]);
+            r->mass_pct = pct[e];
+            r->x_mm = xmm[q];
+            r->y_mm = ymm[q];
+            r->flags = q == 3 ? 16 : 0;
+        }
+    char wt[200], cfg_spots[600], yaml_a[2600], yaml_b[2600], h5a[512], h5b[512];
+    snprintf(wt, sizeof wt, "{Ti: %.17g, Si: %.17g, Fe: %.17g}", ti_pct, si_pct, fe_pct);
+    snprintf(cfg_spots, sizeof cfg_spots,
+             "        spots:\n          - {x_px: 10, y_px: 12, radius_px: 2, wt: %s}\n"
+             "          - {x_px: 30, y_px: 20, radius_px: 2, wt: %s}\n", wt, wt);
+    const char *fmt = "epma:\n  maps:\n    png: false\n    inputs:\n      - name: t1\n        cnd: maps/t.cnd\n"
+                      "        fixed: {SiO2: 45.0, FeO: 45.0}\n        elements:\n"
+                      "          - {element: Ti, file: maps/t_Ti.csv, dead_time_us: 1.2, standard: TiO2, std_cps_na: 420, "
+                      "background: {calibration: intercept}}\n%s";
+    snprintf(yaml_a, sizeof yaml_a, fmt, cfg_spots);
+    snprintf(yaml_b, sizeof yaml_b, fmt, "        spots_from_points: {radius_px: 2}\n");
+    snprintf(h5a, sizeof h5a, "%s/spots_cfg.h5", dir);
+    snprintf(h5b, sizeof h5b, "%s/spots_pts.h5", dir);
+    kr_maps_points pts = {NULL, 0, NULL, 0, rows, 12};
+    int rc = run_yaml(dir, yaml_a, h5a);
+    if (!rc) rc = run_yaml_pts(dir, yaml_b, h5b, &pts);
+    if (rc) kr_err_print(stdout);
+    CU_ASSERT_EQUAL_FATAL(rc, KR_OK);
+    double *a = malloc(sizeof(double) * NX * NY), *b = malloc(sizeof(double) * NX * NY);
+    hid_t fa = H5Fopen(h5a, H5F_ACC_RDONLY, H5P_DEFAULT), fb = H5Fopen(h5b, H5F_ACC_RDONLY, H5P_DEFAULT);
+    CU_ASSERT(H5LTread_dataset_double(fa, "/epma/maps/t1/TiO2_wt", a) >= 0);
+    CU_ASSERT(H5LTread_dataset_double(fb, "/epma/maps/t1/TiO2_wt", b) >= 0);
+    H5Fclose(fa);
+    H5Fclose(fb);
+    double mean = 0;
+    for (int q = 0; q < NX * NY; q++) {
+        KR_ASSERT_REL(b[q], a[q], 1e-6); /* float32 maps of the same calibration */
+        mean += b[q] / (NX * NY);
+    }
+    printf("\n    spots from points: mean TiO2 %.3f wt%% (true %.1f)\n", mean, tio2);
+    free(a);
+    free(b);
+    /* no point inside the map: an error, no product */
+    pts.npoints = 9; /* P1, P2, P_out... */
+    for (int k = 0; k < 6; k++) rows[k].x_mm = 21.0;
+    kr_err_clear();
+    CU_ASSERT_NOT_EQUAL(run_yaml_pts(dir, yaml_b, h5b, &pts), KR_OK);
+    char msg[2048];
+    kr_err_format(msg, sizeof msg);
+    CU_ASSERT_PTR_NOT_NULL(strstr(msg, "spots_from_points: no point analysis of this run lies inside the map"));
     kr_err_clear();
 }
 
@@ -419,7 +498,7 @@ static void test_sample_run_map(void)
     int rc = kr_config_load_string(cfgname, yaml, n, &table, 1, NULL, 0, &cfg);
     if (!rc) rc = kr_product_open(h5, &prod);
     if (!rc) {
-        rc = kr_epma_maps_run(cfg, kr_config_node(cfg, "epma.maps.inputs"), NULL, NULL, 0, NULL, 0, prod);
+        rc = kr_epma_maps_run(cfg, kr_config_node(cfg, "epma.maps.inputs"), NULL, NULL, prod);
         rc = rc ? (kr_product_abort(prod), rc) : kr_product_commit(prod);
     }
     if (rc) kr_err_print(stdout);
@@ -473,6 +552,7 @@ int main(void)
         {"bad map inputs: clear errors, no product", test_bad_inputs},
         {"a map of fewer rows than a band", test_tiny_map},
         {"std_cps_na: session takes the run's standard at the map's kV", test_session_standard},
+        {"spots_from_points: the run's points inside the map calibrate it", test_spots_from_points},
         {"real JEOL 0.cnd + 7.map end to end", test_real_jeol},
         {"sample run G107 map vs truth", test_sample_run_map},
         {NULL, NULL},

@@ -458,27 +458,79 @@ static int read_counts(const kr_map_job *job, const kr_map_cnd *cnd, const int *
     return rc;
 }
 
-/* Calibration lines against the spots (XMapTools style) for the elements that ask for one. */
-static int calibrate_lines(const kr_map_job *job, const kr_atomic *at, const kr_epma_setup *setup, const int *jel,
-                           kr_mapq_in *in)
+/* The point analyses of this run that lie inside the map, as calibration spots (their element mass %). */
+static int spots_from_points(const kr_map_job *job, const kr_atomic *at, const kr_epma_setup *setup,
+                             const kr_maps_opts *opts, const kr_map_cnd *cnd, kr_map_spot *spots, size_t cap,
+                             size_t *n)
 {
-    for (int i = 0; i < setup->n; i++) {
-        if (jel[i] < 0 || job->el[jel[i]].bg != KR_MAPBG_CALIB) continue;
-        kr_map_spot *spots = calloc((size_t)(job->nspots ? job->nspots : 1), sizeof *spots);
-        if (!spots) return kr_err(KR_ENOMEM, "out of memory");
-        int rc = KR_OK;
-        for (int s = 0; s < job->nspots && !rc; s++) {
-            spots[s].x_px = job->spots[s].x_px;
-            spots[s].y_px = job->spots[s].y_px;
-            spots[s].radius_px = job->spots[s].radius_px;
-            rc = spot_composition(at, setup, &job->spots[s], s + 1, spots[s].mass_frac);
+    if (!isfinite(cnd->stage_mm[0][0]) || !isfinite(cnd->stage_mm[0][1]) || !(cnd->pixel_x_um > 0) ||
+        !(cnd->pixel_y_um > 0))
+        return kr_err(KR_EINPUT, "map %s: spots_from_points needs the stage centre and pixel size in %s", job->name,
+                      job->cnd);
+    double *x_um = malloc(sizeof(double) * ((size_t)cnd->nx + (size_t)cnd->ny)), *y_um;
+    if (!x_um) return kr_err(KR_ENOMEM, "out of memory");
+    y_um = x_um + cnd->nx;
+    kr_map_axes(cnd, x_um, y_um); /* pixel i is centred on x_um[i] = x_um[0] + i px */
+    double x0_um = x_um[0], y0_um = y_um[0];
+    free(x_um);
+    size_t first = *n;
+    for (size_t r = 0; r < opts->npoints;) {
+        size_t e = r; /* the rows of one point are consecutive */
+        while (e < opts->npoints && !strcmp(opts->points[e].point, opts->points[r].point)) e++;
+        const kr_epma_point_row *p0 = &opts->points[r];
+        double x = (1000.0 * p0->x_mm - x0_um) / cnd->pixel_x_um, y = (1000.0 * p0->y_mm - y0_um) / cnd->pixel_y_um;
+        int inside = x >= -0.5 && y >= -0.5 && x < (double)cnd->nx - 0.5 && y < (double)cnd->ny - 0.5; /* NaN: out */
+        kr_map_job_spot js = {x, y, job->points_radius_px, 0, {{"", 0}}};
+        for (size_t k = r; k < e && inside; k++) {
+            if ((opts->points[k].flags & 16) || !isfinite(opts->points[k].mass_pct)) inside = 0; /* failed point */
+            else if (js.n < KR_EPMA_MAX_EL) {
+                snprintf(js.sp[js.n].species, sizeof js.sp[js.n].species, "%s", opts->points[k].element);
+                js.sp[js.n++].wt_pct = opts->points[k].mass_pct;
+            }
         }
-        double sb;
-        if (!rc) rc = kr_mapq_calibrate(in, i, spots, (size_t)job->nspots, job->el[jel[i]].calib_fit_slope, &sb);
-        free(spots);
-        if (rc) return kr_err(rc, "map %s: calibration line of %s", job->name, job->el[jel[i]].element);
+        if (inside) {
+            if (*n == cap) return kr_err(KR_EINPUT, "map %s: more than %zu calibration spots", job->name, cap);
+            kr_map_spot *sp = &spots[(*n)++];
+            sp->x_px = x;
+            sp->y_px = y;
+            sp->radius_px = job->points_radius_px;
+            int rc = spot_composition(at, setup, &js, (int)*n, sp->mass_frac);
+            if (rc) return kr_err(rc, "map %s: point %s", job->name, p0->point);
+        }
+        r = e;
     }
+    if (*n == first)
+        return kr_err(KR_EINPUT, "map %s: spots_from_points: no point analysis of this run lies inside the map", job->name);
     return KR_OK;
+}
+
+/* Calibration lines against the spots (XMapTools style) for the elements that ask for one: the spots of
+ * the config, then (spots_from_points) this run's point analyses inside the map. */
+static int calibrate_lines(const kr_map_job *job, const kr_atomic *at, const kr_epma_setup *setup, const int *jel,
+                           const kr_maps_opts *opts, const kr_map_cnd *cnd, kr_mapq_in *in)
+{
+    int need = 0;
+    for (int i = 0; i < setup->n; i++) need |= jel[i] >= 0 && job->el[jel[i]].bg == KR_MAPBG_CALIB;
+    if (!need) return KR_OK;
+    size_t cap = (size_t)job->nspots + (job->spots_from_points ? opts->npoints : 0) + 1, n = 0;
+    kr_map_spot *spots = calloc(cap, sizeof *spots);
+    if (!spots) return kr_err(KR_ENOMEM, "out of memory");
+    int rc = KR_OK;
+    for (int s = 0; s < job->nspots && !rc; s++, n++) {
+        spots[n].x_px = job->spots[s].x_px;
+        spots[n].y_px = job->spots[s].y_px;
+        spots[n].radius_px = job->spots[s].radius_px;
+        rc = spot_composition(at, setup, &job->spots[s], s + 1, spots[n].mass_frac);
+    }
+    if (!rc && job->spots_from_points) rc = spots_from_points(job, at, setup, opts, cnd, spots, cap, &n);
+    for (int i = 0; i < setup->n && !rc; i++) {
+        if (jel[i] < 0 || job->el[jel[i]].bg != KR_MAPBG_CALIB) continue;
+        double sb;
+        if ((rc = kr_mapq_calibrate(in, i, spots, n, job->el[jel[i]].calib_fit_slope, &sb)))
+            kr_err(rc, "map %s: calibration line of %s", job->name, job->el[jel[i]].element);
+    }
+    free(spots);
+    return rc;
 }
 
 /* o->name = base + suffix (base may live in the same job state) */
@@ -766,7 +818,7 @@ int kr_map_job_run(const kr_map_job *job, const kr_atomic *at, const kr_maps_opt
     in.min_total_frac = opts->min_total_wt / 100.0;
     for (int i = 0; i < KR_EPMA_MAX_EL; i++) in.el[i].dt_form = opts->dt_form;
     if ((rc = read_counts(job, &cnd, jel, setup.n, sess, out, js, bgm, bgp, &in, &sum.raw_bytes))) goto cleanup;
-    if ((rc = calibrate_lines(job, at, &setup, jel, &in))) goto cleanup;
+    if ((rc = calibrate_lines(job, at, &setup, jel, opts, &cnd, &in))) goto cleanup;
     for (int i = 0; i < setup.n; i++)
         if (setup.el[i].role == KR_EPMA_FIXED) js->fixed_pct += 100.0 * setup.el[i].fixed_mass_frac;
     plan_outputs(job, at, &setup, js);

@@ -179,8 +179,8 @@ static int job_elem_from_node(const kr_node *n, const char *base, kr_map_job_ele
 
 int kr_map_job_from_node(const kr_node *n, const char *base, kr_map_job *job)
 {
-    static const char *const KEYS[] = {"name", "cnd", "current_na", "kv", "oxygen", "fixed", "fixed_from", "elements",
-                                       "spots", "regions", "png", NULL};
+    static const char *const KEYS[] = {"name",     "cnd",   "current_na", "kv",  "oxygen", "fixed", "fixed_from",
+                                       "elements", "spots", "spots_from_points", "regions", "png", NULL};
     memset(job, 0, sizeof *job);
     job->current_na = job->kv = NAN;
     job->oxygen_stoich = 1;
@@ -212,6 +212,15 @@ int kr_map_job_from_node(const kr_node *n, const char *base, kr_map_job *job)
     if (kr_node_len(els) > KR_EPMA_MAX_EL) return node_err(els, "map %s: more than 24 elements%s", job->name, "");
     for (size_t i = 0; i < kr_node_len(els); i++)
         if ((rc = job_elem_from_node(kr_node_item(els, i), base, &job->el[job->nel++]))) return rc;
+    if ((v = kr_node_get(n, "spots_from_points"))) {
+        static const char *const PKEYS[] = {"radius_px", NULL};
+        if ((rc = check_keys(v, "spots_from_points", PKEYS))) return rc;
+        const kr_node *r = kr_node_get(v, "radius_px");
+        if (r && (rc = kr_node_double(r, &job->points_radius_px))) return rc;
+        if (!(job->points_radius_px >= 0 && job->points_radius_px <= 100))
+            return node_err(r, "spots_from_points: radius_px must be 0-100 pixels%s%s", "", "");
+        job->spots_from_points = 1;
+    }
     if ((v = kr_node_get(n, "spots"))) {
         if (kr_node_kind_of(v) != KR_NODE_SEQ) return node_err(v, "spots: expected a list%s%s", "", "");
         if (kr_node_len(v) > KR_MAP_MAX_SPOTS) return node_err(v, "spots: more than 64%s%s", "", "");
@@ -263,9 +272,8 @@ int kr_map_job_from_node(const kr_node *n, const char *base, kr_map_job *job)
     return KR_OK;
 }
 
-int kr_epma_maps_run(const kr_config *cfg, const kr_node *inputs, const char *png_dir,
-                     const kr_epma_sample_row *point_means, size_t nmeans, const kr_epma_std_row *session_stds,
-                     size_t nstds, kr_product *out)
+int kr_epma_maps_run(const kr_config *cfg, const kr_node *inputs, const char *png_dir, const kr_maps_points *pts,
+                     kr_product *out)
 {
     if (!inputs || kr_node_len(inputs) == 0) return KR_OK;
     if (kr_node_kind_of(inputs) != KR_NODE_SEQ)
@@ -273,10 +281,14 @@ int kr_epma_maps_run(const kr_config *cfg, const kr_node *inputs, const char *pn
     kr_maps_opts opts;
     int rc = kr_maps_opts_from_config(cfg, &opts);
     if (rc) return rc;
-    opts.point_means = point_means;
-    opts.npoint_means = nmeans;
-    opts.session_stds = session_stds;
-    opts.nsession_stds = nstds;
+    if (pts) {
+        opts.point_means = pts->means;
+        opts.npoint_means = pts->nmeans;
+        opts.session_stds = pts->stds;
+        opts.nsession_stds = pts->nstds;
+        opts.points = pts->points;
+        opts.npoints = pts->npoints;
+    }
     kr_atomic *at = malloc(sizeof *at);
     kr_map_job *job = malloc(sizeof *job);
     kr_map_region_row *rows = NULL;

@@ -30,6 +30,8 @@
  *               # background: {calibration: intercept}   (or "line": slope and intercept) against `spots`
  *           spots:                             # spot analyses inside the map (calibration lines)
  *             - {x_px: 120, y_px: 88, radius_px: 2, wt: {TiO2: 3.1, SiO2: 45.0, FeO: 21.0}}
+ *           spots_from_points: {radius_px: 2}  # ...and/or this run's point analyses whose stage position
+ *                                              # lies inside the map (their element mass %)
  *           regions:
  *             - name: clean_glass
  *               where: ["total >= 97", "total <= 102", "SiO2 < 55"]
@@ -91,6 +93,9 @@ typedef struct {
     /* this run's /epma/standards rows, for std_cps_na: session; borrowed, may be NULL */
     const kr_epma_std_row *session_stds;
     size_t nsession_stds;
+    /* this run's /epma/points rows, for spots_from_points; borrowed, may be NULL */
+    const kr_epma_point_row *points;
+    size_t npoints;
 } kr_maps_opts;
 
 /* Defaults of the table above. */
@@ -144,6 +149,8 @@ typedef struct {
     char fixed_from[48]; /* sample id: unmapped, unlisted oxides from this run's EPMA point mean ("" none) */
     int nspots;
     kr_map_job_spot spots[KR_MAP_MAX_SPOTS];
+    int spots_from_points;   /* also this run's point analyses inside the map (stage positions) */
+    double points_radius_px; /* their pixels averaged within this radius */
     int nrules;
     kr_map_rule rules[KR_MAP_MAX_RULES];
     int npng;
@@ -176,8 +183,17 @@ int kr_map_job_run(const kr_map_job *job, const kr_atomic *at, const kr_maps_opt
 /* The EPMA stage's entry point: every map of `inputs` (the epma.maps.inputs node; NULL or empty: nothing
  * to do), then the /epma/map_regions table. png_dir: folder for the PNGs; NULL: epma.maps.png_dir when
  * set (relative to run.yaml), else <product stem>_png/ beside the product. */
-int kr_epma_maps_run(const kr_config *cfg, const kr_node *inputs, const char *png_dir,
-                     const kr_epma_sample_row *point_means, size_t nmeans, const kr_epma_std_row *session_stds,
-                     size_t nstds, kr_product *out);
+/* The run's EPMA point results the maps may use (fixed_from, std_cps_na: session, spots_from_points);
+ * borrowed; every member may be NULL/0. */
+typedef struct {
+    const kr_epma_sample_row *means;
+    size_t nmeans;
+    const kr_epma_std_row *stds;
+    size_t nstds;
+    const kr_epma_point_row *points;
+    size_t npoints;
+} kr_maps_points;
+int kr_epma_maps_run(const kr_config *cfg, const kr_node *inputs, const char *png_dir, const kr_maps_points *pts,
+                     kr_product *out);
 
 #endif

@@ -243,7 +243,8 @@ int kr_epma_run(const kr_config *cfg, kr_run_ctx *ctx, kr_product *out)
             }
         }
     }
-    if (maps && (rc = kr_epma_maps_run(cfg, maps, NULL, res.samples, res.nsamples, res.standards, res.nstandards, out))) goto cleanup;
+    kr_maps_points pts = {res.samples, res.nsamples, res.standards, res.nstandards, res.points, res.npoints};
+    if (maps && (rc = kr_epma_maps_run(cfg, maps, NULL, &pts, out))) goto cleanup;
 cleanup:
     for (size_t i = 0; paths && i < npaths; i++) free(paths[i]);
     free(paths);
