@@ -498,7 +498,6 @@ static void test_std_drift(void)
     free(at);
 }
 
-/* The sample run's standards are each measured once: no row is drift-interpolated, and the times are read. */
 /* A standard's intensity depends on the beam energy and the crystal: each unknown takes the standard measured
  * at its own kV on its crystal (never a mean over them); otherwise an error names both. */
 static void test_std_kv(void)
@@ -550,6 +549,7 @@ static void test_std_kv(void)
     free(at);
 }
 
+/* The sample run's standards are each measured once: no row is drift-interpolated, and the times are read. */
 static void test_sample_run_times(void)
 {
     char q[1024], st[1024];
