@@ -225,16 +225,11 @@ static void test_series_layout(void)
     CU_ASSERT_EQUAL_FATAL(kr_la_find_windows(a, &o, w, 4, &nw), KR_OK);
     kr_product *prod = NULL;
     CU_ASSERT_EQUAL_FATAL(kr_product_open(out, &prod), KR_OK);
-    H5AC_cache_config_t saved, now;
+    H5AC_cache_config_t now;
     now.version = H5AC__CURR_CACHE_CONFIG_VERSION;
-    CU_ASSERT_EQUAL(kr_la_mdc_limit(prod, &saved), KR_OK);
     H5Fget_mdc_config(kr_product_file(prod), &now);
-    CU_ASSERT_EQUAL(now.max_size, KR_LA_MDC_BYTES);
+    CU_ASSERT_EQUAL(now.max_size, 2 << 20); /* the product caps HDF5's metadata cache (32 MiB by default) */
     CU_ASSERT_EQUAL(kr_la_write_series(prod, a, &w[0], "1308H_1"), KR_OK);
-    kr_la_mdc_restore(prod, &saved);
-    H5Fget_mdc_config(kr_product_file(prod), &now);
-    CU_ASSERT_EQUAL(now.max_size, saved.max_size);
-    CU_ASSERT(saved.max_size > KR_LA_MDC_BYTES);
     CU_ASSERT_NOT_EQUAL(kr_la_write_series(prod, a, &w[0], "1308H_1"), KR_OK); /* twice: an error */
     kr_err_clear();
     CU_ASSERT_EQUAL_FATAL(kr_product_commit(prod), KR_OK);

@@ -82,8 +82,6 @@ int main(int argc, char **argv)
     }
     for (size_t t = 0; t < a.n; t++) a.time_s[t] = 0.4 * (double)t;
     if ((rc = kr_product_open(out, &p))) goto fail;
-    H5AC_cache_config_t mdc;
-    if ((rc = kr_la_mdc_limit(p, &mdc))) goto fail; /* as the stage does */
     for (size_t i = 0; i < nspots; i++) {
         int mat = i % 10 == 0 || i + 1 == nspots ? m610 : i % 25 == 3 ? m612 : -1;
         snprintf(a.name, sizeof a.name, "S%05zu", i);

@@ -720,36 +720,6 @@ int kr_la_quantify_write(kr_la_session *s, double target_rsd_pct, kr_product *ou
     return write_results(s, NULL, target_rsd_pct, out, ctx);
 }
 
-int kr_la_mdc_limit(kr_product *out, H5AC_cache_config_t *saved)
-{
-    H5AC_cache_config_t mc;
-    memset(saved, 0, sizeof *saved);
-    saved->version = H5AC__CURR_CACHE_CONFIG_VERSION;
-    if (H5Fget_mdc_config(kr_product_file(out), saved) < 0) {
-        kr_err_from_hdf5();
-        H5Eclear2(H5E_DEFAULT);
-        return kr_err(KR_EIO, "HDF5: cannot read the metadata cache configuration of the product");
-    }
-    mc = *saved;
-    mc.max_size = KR_LA_MDC_BYTES;
-    mc.min_size = mc.min_size < mc.max_size ? mc.min_size : mc.max_size / 2;
-    mc.set_initial_size = 1;
-    mc.initial_size = mc.min_size;
-    if (H5Fset_mdc_config(kr_product_file(out), &mc) < 0) {
-        kr_err_from_hdf5();
-        H5Eclear2(H5E_DEFAULT);
-        return kr_err(KR_EIO, "HDF5: cannot set the metadata cache of the product to %d bytes", KR_LA_MDC_BYTES);
-    }
-    return KR_OK;
-}
-
-void kr_la_mdc_restore(kr_product *out, const H5AC_cache_config_t *saved)
-{
-    H5AC_cache_config_t mc = *saved;
-    mc.set_initial_size = 0; /* keep the cache as it is now, within the old bounds */
-    if (H5Fset_mdc_config(kr_product_file(out), &mc) < 0) H5Eclear2(H5E_DEFAULT);
-}
-
 static int la_run(const kr_config *cfg, kr_run_ctx *ctx, kr_product *out)
 {
     int rc = KR_OK;
@@ -763,11 +733,7 @@ static int la_run(const kr_config *cfg, kr_run_ctx *ctx, kr_product *out)
     int have_refs = 0, have_s = 0;
     is_user isu = {ctx, ""};
     kr_log *lg = kr_run_log(ctx);
-    H5AC_cache_config_t mdc;
-    int have_mdc = 0;
     if ((rc = kr_la_config_settings(cfg, &set, &o, &dwell_s))) goto cleanup;
-    if ((rc = kr_la_mdc_limit(out, &mdc))) goto cleanup;
-    have_mdc = 1;
     if ((rc = kr_la_refs_load(&refs))) goto cleanup;
     have_refs = 1;
     if ((rc = kr_la_session_init(&s, &set, &o, &refs))) goto cleanup;
@@ -864,7 +830,6 @@ cleanup:
     fl_free(&fl);
     if (have_s) kr_la_session_free(&s);
     if (have_refs) kr_la_refs_free(&refs);
-    if (have_mdc) kr_la_mdc_restore(out, &mdc);
     return rc;
 }
 

@@ -33,13 +33,6 @@ int kr_la_process_acq(kr_la_session *s, const kr_config *cfg, const kr_la_acq *a
 /* /laicpms/timeseries/<spot> of window w of `a` (sweeps seg0..seg1): NXdata group with `cps` (sweeps x
  * isotopes, float64) and dimension scales `time_s` and `isotope` (layout: stages/laicpms/README.md). */
 int kr_la_write_series(kr_product *out, const kr_la_acq *a, const kr_la_window *w, const char *spot);
-/* HDF5's metadata cache on the product grows to 32 MiB by default as a night's groups pile up; the stage
- * writes every object once, so a small cache is as fast and keeps memory flat. kr_la_mdc_limit sets it
- * to KR_LA_MDC_BYTES while the stage writes and keeps the previous configuration in *saved;
- * kr_la_mdc_restore puts that back (other stages keep their own setting). */
-enum { KR_LA_MDC_BYTES = 2 << 20 };
-int kr_la_mdc_limit(kr_product *out, H5AC_cache_config_t *saved);
-void kr_la_mdc_restore(kr_product *out, const H5AC_cache_config_t *saved);
 /* QA of the secondary reference glasses (owner of *out: caller, free()). */
 int kr_la_qa(const kr_la_session *s, const kr_la_result *rows, double target_rsd_pct, kr_la_qa_row **out,
              size_t *nout);
