@@ -21,7 +21,7 @@ static const kr_column INDEX_COLS[] = {
     KR_COL_S(kr_merge_row, product_sha256, "SHA-256 of the product file when merged"),
     KR_COL_S(kr_merge_row, groups, "top-level groups linked, comma-separated"),
 };
-static const kr_table_desc INDEX_DESC = {INDEX_COLS, sizeof INDEX_COLS / sizeof INDEX_COLS[0], sizeof(kr_merge_row)};
+static const kr_table_desc INDEX_DESC = KR_TABLE(INDEX_COLS, kr_merge_row);
 
 /* Root string attribute `name` into buf ("" when absent). */
 static void read_attr(hid_t f, const char *name, char *buf, size_t len)

@@ -1006,11 +1006,11 @@ static int read_extra_inputs(const char *product, const char *entry, kr_ledger_f
         char sha256[KR_SHA256_HEX];
     } row;
     static const kr_column cols[] = {
-        {"role", KR_COL_STR, offsetof(row, role), sizeof(((row *)0)->role), "", ""},
-        {"path", KR_COL_STR, offsetof(row, path), sizeof(((row *)0)->path), "", ""},
-        {"sha256", KR_COL_STR, offsetof(row, sha256), KR_SHA256_HEX, "", ""},
+        KR_COL_S(row, role, ""),
+        KR_COL_S(row, path, ""),
+        KR_COL_S(row, sha256, ""),
     };
-    static const kr_table_desc desc = {cols, 3, sizeof(row)};
+    static const kr_table_desc desc = KR_TABLE(cols, row);
     row *rows = NULL;
     kr_ledger_file *v = NULL;
     size_t nr = 0, nv = 0;
@@ -1539,10 +1539,10 @@ static int calib_changed(const char *product, char *what, size_t len)
         char sha256[KR_SHA256_HEX];
     } row;
     static const kr_column cols[] = {
-        {"name", KR_COL_STR, offsetof(row, name), sizeof(((row *)0)->name), "", ""},
-        {"sha256", KR_COL_STR, offsetof(row, sha256), KR_SHA256_HEX, "", ""},
+        KR_COL_S(row, name, ""),
+        KR_COL_S(row, sha256, ""),
     };
-    static const kr_table_desc desc = {cols, 2, sizeof(row)};
+    static const kr_table_desc desc = KR_TABLE(cols, row);
     row *rows = NULL;
     size_t nr = 0;
     what[0] = '\0';

@@ -68,35 +68,34 @@ struct kr_product {
 };
 
 static const kr_column INPUT_COLS[] = {
-    {"role", KR_COL_STR, offsetof(input_row, role), sizeof(((input_row *)0)->role), "", "what the file is (config, epma points, ...)"},
-    {"path", KR_COL_STR, offsetof(input_row, path), sizeof(((input_row *)0)->path), "", "path as read by the run"},
-    {"sha256", KR_COL_STR, offsetof(input_row, sha256), KR_SHA256_HEX, "", "SHA-256 of the contents (hex)"},
-    {"size_bytes", KR_COL_I64, offsetof(input_row, size_bytes), 0, "B", "size of the file"},
+    KR_COL_S(input_row, role, "what the file is (config, epma points, ...)"),
+    KR_COL_S(input_row, path, "path as read by the run"),
+    KR_COL_S(input_row, sha256, "SHA-256 of the contents (hex)"),
+    KR_COL_INT64(input_row, size_bytes, "B", "size of the file"),
 };
-static const kr_table_desc INPUT_DESC = {INPUT_COLS, 4, sizeof(input_row)};
+static const kr_table_desc INPUT_DESC = KR_TABLE(INPUT_COLS, input_row);
 
 static const kr_column CALIB_COLS[] = {
-    {"name", KR_COL_STR, offsetof(calib_row, name), sizeof(((calib_row *)0)->name), "", "calibration file (calib/)"},
-    {"sha256", KR_COL_STR, offsetof(calib_row, sha256), KR_SHA256_HEX, "", "SHA-256 of the contents (hex)"},
-    {"size_bytes", KR_COL_I64, offsetof(calib_row, size_bytes), 0, "B", "size of the contents"},
+    KR_COL_S(calib_row, name, "calibration file (calib/)"),
+    KR_COL_S(calib_row, sha256, "SHA-256 of the contents (hex)"),
+    KR_COL_INT64(calib_row, size_bytes, "B", "size of the contents"),
 };
-static const kr_table_desc CALIB_DESC = {CALIB_COLS, 3, sizeof(calib_row)};
+static const kr_table_desc CALIB_DESC = KR_TABLE(CALIB_COLS, calib_row);
 
-#define PSTR(f, d) {#f, KR_COL_STR, offsetof(param_row, f), sizeof(((param_row *)0)->f), "", d}
 static const kr_column PARAM_COLS[] = {
-    PSTR(stage, "stage (section of run.yaml)"),
-    PSTR(name, "dotted parameter name"),
-    PSTR(type, "bool, int, number, text, choice or structure"),
-    PSTR(value, "effective value (as YAML text)"),
-    PSTR(default_value, "declared default"),
-    PSTR(unit, "unit of the value"),
-    {"min", KR_COL_F64, offsetof(param_row, min), 0, "", "lower bound (NaN: none)"},
-    {"max", KR_COL_F64, offsetof(param_row, max), 0, "", "upper bound (NaN: none)"},
-    PSTR(choices, "allowed values ('|'-separated)"),
-    PSTR(source, "yaml, --set, default or unset"),
-    PSTR(help, "one line of help"),
+    KR_COL_S(param_row, stage, "stage (section of run.yaml)"),
+    KR_COL_S(param_row, name, "dotted parameter name"),
+    KR_COL_S(param_row, type, "bool, int, number, text, choice or structure"),
+    KR_COL_S(param_row, value, "effective value (as YAML text)"),
+    KR_COL_S(param_row, default_value, "declared default"),
+    KR_COL_S(param_row, unit, "unit of the value"),
+    KR_COL_D(param_row, min, "", "lower bound (NaN: none)"),
+    KR_COL_D(param_row, max, "", "upper bound (NaN: none)"),
+    KR_COL_S(param_row, choices, "allowed values ('|'-separated)"),
+    KR_COL_S(param_row, source, "yaml, --set, default or unset"),
+    KR_COL_S(param_row, help, "one line of help"),
 };
-static const kr_table_desc PARAM_DESC = {PARAM_COLS, 11, sizeof(param_row)};
+static const kr_table_desc PARAM_DESC = KR_TABLE(PARAM_COLS, param_row);
 
 /* ---- small HDF5 helpers ------------------------------------------------------------------------- */
 

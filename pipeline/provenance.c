@@ -12,7 +12,7 @@ static const kr_column FAILURE_COLS[] = {
     KR_COL_S(kr_failure_row, sample, "sample id"),
     KR_COL_S(kr_failure_row, message, "error chain (outer: inner)"),
 };
-const kr_table_desc kr_failure_desc = {FAILURE_COLS, 3, sizeof(kr_failure_row)};
+const kr_table_desc kr_failure_desc = KR_TABLE(FAILURE_COLS, kr_failure_row);
 
 int kr_provenance_add_calib_files(kr_product *p)
 {

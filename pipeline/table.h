@@ -22,8 +22,12 @@ typedef struct {
     size_t row_size;   /* sizeof(row_struct) */
 } kr_table_desc;
 
+/* A table description whose column count is derived from the column array. */
+#define KR_TABLE(cols, row_type) {cols, (int)(sizeof cols / sizeof cols[0]), sizeof(row_type)}
+
 #define KR_COL_D(type_, field, unit, desc) {#field, KR_COL_F64, offsetof(type_, field), 0, unit, desc}
 #define KR_COL_INT(type_, field, unit, desc) {#field, KR_COL_I32, offsetof(type_, field), 0, unit, desc}
+#define KR_COL_INT64(type_, field, unit, desc) {#field, KR_COL_I64, offsetof(type_, field), 0, unit, desc}
 #define KR_COL_S(type_, field, desc) \
     {#field, KR_COL_STR, offsetof(type_, field), sizeof(((type_ *)0)->field), "", desc}
 

@@ -88,10 +88,10 @@ static const kr_column T_COLS[] = {
     KR_COL_S(t_row, name, "a name"),
     KR_COL_D(t_row, value_ugg, "ug/g", "a value"),
     KR_COL_INT(t_row, n, "", "a count"),
-    {"big", KR_COL_I64, offsetof(t_row, big), 0, "B", "a 64-bit count"},
+    KR_COL_INT64(t_row, big, "B", "a 64-bit count"),
     KR_COL_S(t_row, note, "a short note"),
 };
-static const kr_table_desc T_DESC = {T_COLS, 5, sizeof(t_row)};
+static const kr_table_desc T_DESC = KR_TABLE(T_COLS, t_row);
 
 static void fill_rows(t_row *r, size_t n)
 {

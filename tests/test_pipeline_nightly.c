@@ -35,7 +35,7 @@ static const kr_column VAL_COLS[] = {
     KR_COL_S(val_row, input, "input file name"),
     KR_COL_D(val_row, value, "", "number in the file times alpha.scale"),
 };
-static const kr_table_desc VAL_DESC = {VAL_COLS, 2, sizeof(val_row)};
+static const kr_table_desc VAL_DESC = KR_TABLE(VAL_COLS, val_row);
 
 /* alpha: every input is a text file holding a number. "BAD" in a file fails the run (bad input);
  * "KILL" kills the process with SIGKILL half-way through the product write while alpha.killswitch exists. */

@@ -34,7 +34,7 @@ static const kr_column POINT_COLS[] = {
     KR_COL_D(point_row, sio2_wt, "wt%", "SiO2 mass fraction"),
     KR_COL_INT(point_row, n_points, "", "points averaged"),
 };
-static const kr_table_desc POINT_DESC = {POINT_COLS, 5, sizeof(point_row)};
+static const kr_table_desc POINT_DESC = KR_TABLE(POINT_COLS, point_row);
 
 static const point_row ROWS[] = {
     {"CE5-B1", "Si", 0.2931, 45.21, 17},

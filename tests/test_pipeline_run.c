@@ -20,7 +20,7 @@ static const kr_column VAL_COLS[] = {
     KR_COL_S(val_row, sample, "sample id"),
     KR_COL_D(val_row, value, "wt%", "a value"),
 };
-static const kr_table_desc VAL_DESC = {VAL_COLS, 2, sizeof(val_row)};
+static const kr_table_desc VAL_DESC = KR_TABLE(VAL_COLS, val_row);
 
 /* alpha: publishes sio2_wt = scale * (1, 2) for samples A and B; fails if alpha.fail is true */
 static const kr_param ALPHA_P[] = {

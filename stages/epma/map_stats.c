@@ -26,8 +26,7 @@ static const kr_column REGION_COLS[] = {
     KR_COL_D(kr_map_region_row, p75, "", "75th percentile"),
     KR_COL_D(kr_map_region_row, p95, "", "95th percentile"),
 };
-static const kr_table_desc REGION_DESC = {REGION_COLS, (int)(sizeof REGION_COLS / sizeof REGION_COLS[0]),
-                                          sizeof(kr_map_region_row)};
+static const kr_table_desc REGION_DESC = KR_TABLE(REGION_COLS, kr_map_region_row);
 
 const kr_table_desc *kr_map_region_table(void) { return &REGION_DESC; }
 

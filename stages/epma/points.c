@@ -61,8 +61,7 @@ static const kr_column POINT_COLS[] = {
     KR_COL_D(PT, total_oxide_pct, "wt%", "the point's total (oxides when O is by stoichiometry)"),
 };
 #undef PT
-const kr_table_desc kr_epma_points_desc = {POINT_COLS, (int)(sizeof POINT_COLS / sizeof POINT_COLS[0]),
-                                           sizeof(kr_epma_point_row)};
+const kr_table_desc kr_epma_points_desc = KR_TABLE(POINT_COLS, kr_epma_point_row);
 
 #define ST kr_epma_sample_row
 static const kr_column SAMPLE_COLS[] = {
@@ -76,8 +75,7 @@ static const kr_column SAMPLE_COLS[] = {
     KR_COL_D(ST, max_wt, "wt%", "largest point value"),
 };
 #undef ST
-const kr_table_desc kr_epma_samples_desc = {SAMPLE_COLS, (int)(sizeof SAMPLE_COLS / sizeof SAMPLE_COLS[0]),
-                                            sizeof(kr_epma_sample_row)};
+const kr_table_desc kr_epma_samples_desc = KR_TABLE(SAMPLE_COLS, kr_epma_sample_row);
 
 #define SD kr_epma_std_row
 static const kr_column STD_COLS[] = {
@@ -96,8 +94,7 @@ static const kr_column STD_COLS[] = {
     KR_COL_D(SD, c_std_pct, "wt%", "mass % of the element in the standard"),
 };
 #undef SD
-const kr_table_desc kr_epma_standards_desc = {STD_COLS, (int)(sizeof STD_COLS / sizeof STD_COLS[0]),
-                                              sizeof(kr_epma_std_row)};
+const kr_table_desc kr_epma_standards_desc = KR_TABLE(STD_COLS, kr_epma_std_row);
 
 void kr_epma_opts_default(kr_epma_opts *o)
 {

@@ -98,7 +98,7 @@ static const kr_column SPOT_COLS[] = {
     KR_COL_S(kr_la_result, is_source, "reference, epma, config, config_default, oxide_sum"),
     KR_COL_S(kr_la_result, message, "why a value is missing"),
 };
-const kr_table_desc kr_la_spots_desc = {SPOT_COLS, sizeof SPOT_COLS / sizeof SPOT_COLS[0], sizeof(kr_la_result)};
+const kr_table_desc kr_la_spots_desc = KR_TABLE(SPOT_COLS, kr_la_result);
 
 typedef struct {
     char spot[KR_LA_NAME];
@@ -164,7 +164,7 @@ static const kr_column QA_COLS[] = {
     KR_COL_INT(kr_la_qa_row, within_uncertainty, "", "1 when |mean - X| <= the preferred value's stated uncertainty"),
     KR_COL_S(kr_la_qa_row, status, "ok (|z| <= 2), warning (2-3), fail (>= 3)"),
 };
-const kr_table_desc kr_la_qa_desc = {QA_COLS, sizeof QA_COLS / sizeof QA_COLS[0], sizeof(kr_la_qa_row)};
+const kr_table_desc kr_la_qa_desc = KR_TABLE(QA_COLS, kr_la_qa_row);
 
 /* ---- settings from config ------------------------------------------------------------------------- */
 
@@ -567,7 +567,7 @@ int kr_la_qa(const kr_la_session *s, const kr_la_result *rows, double target_rsd
     return rc;
 }
 
-static const kr_table_desc CAL_DESC = {CAL_COLS, sizeof CAL_COLS / sizeof CAL_COLS[0], sizeof(cal_row)};
+static const kr_table_desc CAL_DESC = KR_TABLE(CAL_COLS, cal_row);
 
 /* /laicpms/calibration, appended row by row (grows with the calibrant analyses, so not held whole). */
 static int write_calibration(const kr_la_session *s, kr_product *out)
@@ -645,8 +645,8 @@ static int write_samples(const la_stats *st, kr_product *out, kr_run_ctx *ctx)
             ner++;
         }
     }
-    kr_table_desc sd = {SAMPLE_COLS, sizeof SAMPLE_COLS / sizeof SAMPLE_COLS[0], sizeof(sample_row)};
-    kr_table_desc ed = {EU_COLS, sizeof EU_COLS / sizeof EU_COLS[0], sizeof(eu_row)};
+    kr_table_desc sd = KR_TABLE(SAMPLE_COLS, sample_row);
+    kr_table_desc ed = KR_TABLE(EU_COLS, eu_row);
     if ((rc = kr_product_write_table(out, "laicpms/samples", &sd, sr, nsr))) goto cleanup;
     if (ner && (rc = kr_product_write_table(out, "laicpms/eu_anomaly", &ed, er, ner))) goto cleanup;
 cleanup:

@@ -31,7 +31,7 @@ static const kr_column RM_COLS[] = {
     KR_COL_D(rm_row, z, "", "z score"),
     KR_COL_D(rm_row, zeta, "", "zeta score"),
 };
-static const kr_table_desc RM_DESC = {RM_COLS, 7, sizeof(rm_row)};
+static const kr_table_desc RM_DESC = KR_TABLE(RM_COLS, rm_row);
 
 typedef struct {
     char element[4];
@@ -43,7 +43,7 @@ static const kr_column EP_COLS[] = {
     KR_COL_INT(ep_row, point_index, "", "1-based point order"),
     KR_COL_D(ep_row, std_net_cps_na, "cps/nA", "net rate per nA of the standard"),
 };
-static const kr_table_desc EP_DESC = {EP_COLS, 3, sizeof(ep_row)};
+static const kr_table_desc EP_DESC = KR_TABLE(EP_COLS, ep_row);
 
 typedef struct {
     char group[32];
@@ -54,7 +54,7 @@ static const kr_column AGE_COLS[] = {
     KR_COL_D(age_row, wmean_age_ma, "Ma", "weighted mean 207Pb/206Pb age"),
     KR_COL_D(age_row, wmean_err_ma, "Ma", "1 sigma"),
 };
-static const kr_table_desc AGE_DESC = {AGE_COLS, 3, sizeof(age_row)};
+static const kr_table_desc AGE_DESC = KR_TABLE(AGE_COLS, age_row);
 
 /* Glasses and analytes of the generated sessions (values and 1s looked up in calib/). */
 static const char *const GLASSES[2] = {"BCR-2G", "BHVO-2G"};

@@ -26,8 +26,7 @@ static const kr_column CYCLE_COLS[] = {
     CYC(pb206_counts, "counts", "206Pb raw counts"),
     CYC(pb207_counts, "counts", "207Pb raw counts"),
 };
-const kr_table_desc kr_sims_cycles_desc = {CYCLE_COLS, sizeof CYCLE_COLS / sizeof CYCLE_COLS[0],
-                                           sizeof(kr_sims_cycle_row)};
+const kr_table_desc kr_sims_cycles_desc = KR_TABLE(CYCLE_COLS, kr_sims_cycle_row);
 
 #define SPD(f, u, d) KR_COL_D(kr_sims_spot_row, f, u, d)
 static const kr_column SPOT_COLS[] = {
@@ -57,7 +56,7 @@ static const kr_column SPOT_COLS[] = {
     SPD(age_err_frac_ma, "Ma", "1 sigma from the mass-fractionation factor (systematic, common to all spots)"),
     KR_COL_S(kr_sims_spot_row, message, "why the spot has no age, or empty"),
 };
-const kr_table_desc kr_sims_spots_desc = {SPOT_COLS, sizeof SPOT_COLS / sizeof SPOT_COLS[0], sizeof(kr_sims_spot_row)};
+const kr_table_desc kr_sims_spots_desc = KR_TABLE(SPOT_COLS, kr_sims_spot_row);
 
 #define AGD(f, u, d) KR_COL_D(kr_sims_age_row, f, u, d)
 static const kr_column AGE_COLS[] = {
@@ -100,7 +99,7 @@ static const kr_column AGE_COLS[] = {
     AGD(nrm_age_err_inflated_ma, "Ma", "sqrt(MSWD)-inflated internal sigma when p < 0.05"),
     KR_COL_S(kr_sims_age_row, message, "notes (isochron not computed, ...)"),
 };
-const kr_table_desc kr_sims_ages_desc = {AGE_COLS, sizeof AGE_COLS / sizeof AGE_COLS[0], sizeof(kr_sims_age_row)};
+const kr_table_desc kr_sims_ages_desc = KR_TABLE(AGE_COLS, kr_sims_age_row);
 
 enum { I4 = 0, I6 = 1, I7 = 2, I8 = 3, NISO = 4 };
 
