@@ -64,19 +64,13 @@ static int read_setup(const char *path, model *m)
     kr_text t;
     int rc = kr_text_read(path, &t);
     if (rc) return rc;
-    kr_lines it;
-    kr_lines_init(&it, &t);
-    char *line, *f[32];
+    kr_rows it;
+    kr_rows_init(&it, &t, ',');
     int header = 0;
-    while ((line = kr_lines_next(&it))) {
-        line = kr_trim(line);
-        if (!*line || *line == '#') continue;
-        int nf = kr_split(line, ',', f, 32);
-        if (!header) {
-            header = 1;
-            continue;
-        }
-        if (nf != 15 || m->nspec == MAXEL) {
+    while (kr_rows_next(&it) > 0) {
+        char **f = it.f;
+        if (!header++) continue;
+        if (it.nf != 15 || m->nspec == MAXEL) {
             rc = kr_err_at(KR_EINPUT, path, it.lineno, "expected 15 fields");
             break;
         }
@@ -105,14 +99,12 @@ static int read_beads(const char *path, const kr_atomic *at, model *m)
     kr_text t;
     int rc = kr_text_read(path, &t);
     if (rc) return rc;
-    kr_lines it;
-    kr_lines_init(&it, &t);
-    char *line, *f[32];
+    kr_rows it;
+    kr_rows_init(&it, &t, ',');
     int header = 0;
-    while ((line = kr_lines_next(&it))) {
-        line = kr_trim(line);
-        if (!*line || *line == '#') continue;
-        int nf = kr_split(line, ',', f, 32);
+    while (kr_rows_next(&it) > 0) {
+        char **f = it.f;
+        int nf = it.nf;
         if (!header) {
             header = 1;
             m->nox = nf - 2;

@@ -69,34 +69,19 @@ static double poisson(unsigned long long *s, double mu)
 }
 
 /* Split a CSV line in place (no quoting in these inputs). */
-static int split(char *line, char **f, int maxf)
-{
-    int n = 0;
-    for (char *p = line; n < maxf;) {
-        f[n++] = p;
-        char *c = strchr(p, ',');
-        if (!c) break;
-        *c = '\0';
-        p = c + 1;
-    }
-    return n;
-}
-
 static int read_isotopes(const char *path, iso_setup *iso, int *niso)
 {
     kr_text t;
     int rc = kr_text_read(path, &t);
     if (rc) return rc;
-    kr_lines it;
-    kr_lines_init(&it, &t);
-    char *line, *f[8];
-    int header = 0;
+    kr_rows it;
+    kr_rows_init(&it, &t, ',');
+    int header = 0, got;
     *niso = 0;
-    while ((line = kr_lines_next(&it))) {
-        if (line[0] == '#' || !line[0]) continue;
-        int n = split(line, f, 8);
+    while ((got = kr_rows_next(&it)) > 0) {
+        char **f = it.f;
         if (!header++) continue;
-        if (n < 5 || *niso >= MAXISO) {
+        if (it.nf < 5 || *niso >= MAXISO) {
             rc = kr_err_at(KR_EINPUT, path, it.lineno, "expected label,dwell_ms,sens_cps_per_ugg,blank_cps,rel_drift_pct");
             goto cleanup;
         }
@@ -114,6 +99,7 @@ static int read_isotopes(const char *path, iso_setup *iso, int *niso)
             goto cleanup;
         }
     }
+    if (got < 0) rc = KR_EINPUT;
 cleanup:
     kr_text_free(&t);
     return rc;
@@ -136,15 +122,13 @@ static int read_beads(const char *trace, const char *expected, bead *b, int *nb)
     kr_text t;
     int rc = kr_text_read(trace, &t);
     if (rc) return rc;
-    kr_lines it;
-    kr_lines_init(&it, &t);
-    char *line, *f[8];
+    kr_rows it;
+    kr_rows_init(&it, &t, ',');
     int header = 0;
-    while ((line = kr_lines_next(&it))) {
-        if (line[0] == '#' || !line[0]) continue;
-        int n = split(line, f, 8);
+    while (kr_rows_next(&it) > 0) {
+        char **f = it.f;
         if (!header++) continue;
-        bead *x = n == 3 ? find_bead(b, nb, f[0], 1) : NULL;
+        bead *x = it.nf == 3 ? find_bead(b, nb, f[0], 1) : NULL;
         if (!x || x->nel >= MAXEL) {
             rc = kr_err_at(KR_EINPUT, trace, it.lineno, "expected sample,element,ugg (at most %d beads)", MAXBEAD);
             goto cleanup;
@@ -154,11 +138,10 @@ static int read_beads(const char *trace, const char *expected, bead *b, int *nb)
     }
     kr_text_free(&t);
     if ((rc = kr_text_read(expected, &t))) return rc;
-    kr_lines_init(&it, &t);
-    while ((line = kr_lines_next(&it))) {
-        if (line[0] == '#' || !line[0]) continue;
-        int n = split(line, f, 8);
-        bead *x = n >= 4 && !strcmp(f[1], "SiO2") ? find_bead(b, nb, f[0], 0) : NULL;
+    kr_rows_init(&it, &t, ',');
+    while (kr_rows_next(&it) > 0) {
+        char **f = it.f;
+        bead *x = it.nf >= 4 && !strcmp(f[1], "SiO2") ? find_bead(b, nb, f[0], 0) : NULL;
         if (x) x->sio2_wt = atof(f[3]);
     }
     for (int i = 0; i < *nb; i++)

@@ -62,19 +62,14 @@ static int read_elements(const char *path, el_row *rows, int *n, int ti_only)
     kr_text t;
     int rc = kr_text_read(path, &t);
     if (rc) return rc;
-    kr_lines it;
-    kr_lines_init(&it, &t);
-    char *line;
+    kr_rows it;
+    kr_rows_init(&it, &t, ',');
     int header = 0;
     *n = 0;
-    while ((line = kr_lines_next(&it))) {
-        if (line[0] == '#' || !line[0]) continue;
-        if (!header) {
-            header = 1;
-            continue;
-        }
-        char *f[12];
-        if (kr_split(line, ',', f, 12) != 10) {
+    while (kr_rows_next(&it) > 0) {
+        if (!header++) continue;
+        char **f = it.f;
+        if (it.nf != 10) {
             rc = kr_err_at(KR_EINPUT, path, it.lineno, "expected 10 fields");
             break;
         }

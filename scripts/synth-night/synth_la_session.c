@@ -47,18 +47,15 @@ static int load_isotopes(const char *path, int max, iso_setup *iso, int *niso)
     kr_text t;
     int rc = kr_text_read(path, &t);
     if (rc) return rc;
-    kr_lines it;
-    kr_lines_init(&it, &t);
-    char *line;
+    kr_rows it;
+    kr_rows_init(&it, &t, ',');
     int header = 0;
     *niso = 0;
-    while ((line = kr_lines_next(&it)) && *niso < max) {
-        if (line[0] == '#' || !line[0]) continue;
+    while (*niso < max && kr_rows_next(&it) > 0) {
         if (!header++) continue;
-        char *f[8];
-        int n = kr_split(line, ',', f, 8);
+        char **f = it.f;
         iso_setup *s = &iso[*niso];
-        if (n < 4 || !kr_la_isotope_parse(f[0], &s->iso) || kr_parse_double(f[1], &s->dwell_s) ||
+        if (it.nf < 4 || !kr_la_isotope_parse(f[0], &s->iso) || kr_parse_double(f[1], &s->dwell_s) ||
             kr_parse_double(f[2], &s->sens) || kr_parse_double(f[3], &s->blank_cps) || !(s->dwell_s > 0) ||
             !(s->sens > 0) || !(s->blank_cps >= 0)) {
             kr_err_clear();
