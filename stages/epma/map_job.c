@@ -297,8 +297,8 @@ static int add_fixed_from(const kr_map_job *job, const kr_atomic *at, const kr_m
                           kr_epma_setup *setup)
 {
     int found = 0;
-    for (size_t r = 0; r < opts->npoint_means; r++) {
-        const kr_epma_sample_row *m = &opts->point_means[r];
+    for (size_t r = 0; r < opts->points.nmeans; r++) {
+        const kr_epma_sample_row *m = &opts->points.means[r];
         if (strcmp(m->sample_id, job->fixed_from) || !strcmp(m->component, "Total")) continue;
         found = 1;
         kr_map_species sp;
@@ -334,8 +334,8 @@ static int session_standards(const kr_map_job *job, const kr_maps_opts *opts, co
         int ch = kr_map_cnd_find(cnd, e->element);
         const char *crystal = ch >= 0 ? cnd->chan[ch].crystal : "";
         int elsewhere = 0;
-        for (size_t r = 0; r < opts->nsession_stds; r++) {
-            const kr_epma_std_row *sr = &opts->session_stds[r];
+        for (size_t r = 0; r < opts->points.nstds; r++) {
+            const kr_epma_std_row *sr = &opts->points.stds[r];
             if (!kr_streq_ci(sr->element, e->element) || !kr_streq_ci(sr->xray_line, e->line)) continue;
             if (e->standard[0] && !kr_streq_ci(sr->standard, e->standard)) continue;
             if (fabs(sr->kv - kv) >= 0.005 || (crystal[0] && sr->crystal[0] && !kr_streq_ci(crystal, sr->crystal))) {
@@ -474,18 +474,18 @@ static int spots_from_points(const kr_map_job *job, const kr_atomic *at, const k
     double x0_um = x_um[0], y0_um = y_um[0];
     free(x_um);
     size_t first = *n;
-    for (size_t r = 0; r < opts->npoints;) {
+    for (size_t r = 0; r < opts->points.npoints;) {
         size_t e = r; /* the rows of one point are consecutive */
-        while (e < opts->npoints && !strcmp(opts->points[e].point, opts->points[r].point)) e++;
-        const kr_epma_point_row *p0 = &opts->points[r];
+        while (e < opts->points.npoints && !strcmp(opts->points.points[e].point, opts->points.points[r].point)) e++;
+        const kr_epma_point_row *p0 = &opts->points.points[r];
         double x = (1000.0 * p0->x_mm - x0_um) / cnd->pixel_x_um, y = (1000.0 * p0->y_mm - y0_um) / cnd->pixel_y_um;
         int inside = x >= -0.5 && y >= -0.5 && x < (double)cnd->nx - 0.5 && y < (double)cnd->ny - 0.5; /* NaN: out */
         kr_map_job_spot js = {x, y, job->points_radius_px, 0, {{"", 0}}};
         for (size_t k = r; k < e && inside; k++) {
-            if ((opts->points[k].flags & 16) || !isfinite(opts->points[k].mass_pct)) inside = 0; /* failed point */
+            if ((opts->points.points[k].flags & 16) || !isfinite(opts->points.points[k].mass_pct)) inside = 0; /* failed point */
             else if (js.n < KR_EPMA_MAX_EL) {
-                snprintf(js.sp[js.n].species, sizeof js.sp[js.n].species, "%s", opts->points[k].element);
-                js.sp[js.n++].wt_pct = opts->points[k].mass_pct;
+                snprintf(js.sp[js.n].species, sizeof js.sp[js.n].species, "%s", opts->points.points[k].element);
+                js.sp[js.n++].wt_pct = opts->points.points[k].mass_pct;
             }
         }
         if (inside) {
@@ -512,7 +512,7 @@ static int calibrate_lines(const kr_map_job *job, const kr_atomic *at, const kr_
     int need = 0;
     for (int i = 0; i < setup->n; i++) need |= jel[i] >= 0 && job->el[jel[i]].bg == KR_MAPBG_CALIB;
     if (!need) return KR_OK;
-    size_t cap = (size_t)job->nspots + (job->spots_from_points ? opts->npoints : 0) + 1, n = 0;
+    size_t cap = (size_t)job->nspots + (job->spots_from_points ? opts->points.npoints : 0) + 1, n = 0;
     kr_map_spot *spots = calloc(cap, sizeof *spots);
     if (!spots) return kr_err(KR_ENOMEM, "out of memory");
     int rc = KR_OK;

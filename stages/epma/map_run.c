@@ -24,6 +24,7 @@ const kr_param *kr_epma_maps_params(size_t *n)
 
 void kr_maps_opts_default(kr_maps_opts *o)
 {
+    memset(o, 0, sizeof *o); /* no point results until a run hands them over */
     o->model = KR_EPMA_XPP;
     o->mac = KR_MAC_HEINRICH86;
     o->fluorescence = 1;
@@ -281,14 +282,7 @@ int kr_epma_maps_run(const kr_config *cfg, const kr_node *inputs, const char *pn
     kr_maps_opts opts;
     int rc = kr_maps_opts_from_config(cfg, &opts);
     if (rc) return rc;
-    if (pts) {
-        opts.point_means = pts->means;
-        opts.npoint_means = pts->nmeans;
-        opts.session_stds = pts->stds;
-        opts.nsession_stds = pts->nstds;
-        opts.points = pts->points;
-        opts.npoints = pts->npoints;
-    }
+    if (pts) opts.points = *pts;
     kr_atomic *at = malloc(sizeof *at);
     kr_map_job *job = malloc(sizeof *job);
     kr_map_region_row *rows = NULL;

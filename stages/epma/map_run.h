@@ -76,6 +76,17 @@
 
 const kr_param *kr_epma_maps_params(size_t *n);
 
+/* The run's EPMA point results the maps may use (fixed_from, std_cps_na: session, spots_from_points);
+ * borrowed; every member may be NULL/0. */
+typedef struct {
+    const kr_epma_sample_row *means;
+    size_t nmeans;
+    const kr_epma_std_row *stds;
+    size_t nstds;
+    const kr_epma_point_row *points;
+    size_t npoints;
+} kr_maps_points;
+
 typedef struct {
     kr_epma_model model;
     kr_mac_source mac;
@@ -87,15 +98,7 @@ typedef struct {
     double min_total_wt;
     kr_deadtime_form dt_form;
     int png;
-    /* this run's /epma/samples rows (the EPMA point means), for a map's fixed_from; borrowed, may be NULL */
-    const kr_epma_sample_row *point_means;
-    size_t npoint_means;
-    /* this run's /epma/standards rows, for std_cps_na: session; borrowed, may be NULL */
-    const kr_epma_std_row *session_stds;
-    size_t nsession_stds;
-    /* this run's /epma/points rows, for spots_from_points; borrowed, may be NULL */
-    const kr_epma_point_row *points;
-    size_t npoints;
+    kr_maps_points points; /* the run's EPMA point results (all empty without them) */
 } kr_maps_opts;
 
 /* Defaults of the table above. */
@@ -183,16 +186,6 @@ int kr_map_job_run(const kr_map_job *job, const kr_atomic *at, const kr_maps_opt
 /* The EPMA stage's entry point: every map of `inputs` (the epma.maps.inputs node; NULL or empty: nothing
  * to do), then the /epma/map_regions table. png_dir: folder for the PNGs; NULL: epma.maps.png_dir when
  * set (relative to run.yaml), else <product stem>_png/ beside the product. */
-/* The run's EPMA point results the maps may use (fixed_from, std_cps_na: session, spots_from_points);
- * borrowed; every member may be NULL/0. */
-typedef struct {
-    const kr_epma_sample_row *means;
-    size_t nmeans;
-    const kr_epma_std_row *stds;
-    size_t nstds;
-    const kr_epma_point_row *points;
-    size_t npoints;
-} kr_maps_points;
 int kr_epma_maps_run(const kr_config *cfg, const kr_node *inputs, const char *png_dir, const kr_maps_points *pts,
                      kr_product *out);
 
